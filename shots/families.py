@@ -1,0 +1,132 @@
+"""What each model family demands of its inputs, as plain data.
+
+The generation package enforces these rules before calling diffusers (which would otherwise
+round sizes and frame counts silently); the planner uses them to turn seconds into frames
+without loading any model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """Input rules of one model family.
+
+    Attributes:
+        name: Family key (``wan``, ``wan22``, ``ltx``, ``cogvideox``).
+        frame_step: Valid frame counts are ``frame_step * k + 1``.
+        min_frames: Smallest valid frame count.
+        max_frames: Largest frame count the model is trained for (None = unbounded).
+        size_multiple: Width and height must be multiples of this.
+        default_width: Width used when the storyboard sets none.
+        default_height: Height used when the storyboard sets none.
+        default_fps: Native frame rate.
+        text_tokens: Text encoder budget in tokens; longer prompts are truncated.
+    """
+
+    name: str
+    frame_step: int
+    min_frames: int
+    max_frames: int | None
+    size_multiple: int
+    default_width: int
+    default_height: int
+    default_fps: int
+    text_tokens: int
+
+    def frames_for(self, seconds: float, fps: float) -> int:
+        """Nearest valid frame count for a duration (ties round up), clamped to the model's range."""
+        raw = seconds * fps
+        k = max(0, int((raw - 1) / self.frame_step + 0.5))
+        frames = max(self.min_frames, self.frame_step * k + 1)
+        if self.max_frames is not None:
+            frames = min(frames, self.max_frames)
+        return frames
+
+    def check_frames(self, frames: int) -> None:
+        """Raise ValueError unless ``frames`` is valid for this family."""
+        if frames < self.min_frames or (frames - 1) % self.frame_step:
+            raise ValueError(
+                f"num_frames={frames} is not valid for {self.name}: "
+                f"use {self.frame_step}k+1 frames, at least {self.min_frames}"
+            )
+
+    def check_size(self, width: int, height: int) -> None:
+        """Raise ValueError unless width and height are positive multiples of size_multiple."""
+        for name, value in (("width", width), ("height", height)):
+            if value <= 0 or value % self.size_multiple:
+                raise ValueError(
+                    f"{name}={value} is not valid for {self.name}: "
+                    f"use a positive multiple of {self.size_multiple}"
+                )
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    "wan": FamilySpec("wan", 4, 5, None, 16, 832, 480, 16, 512),
+    "wan22": FamilySpec("wan22", 4, 5, None, 16, 1280, 704, 24, 512),
+    "ltx": FamilySpec("ltx", 8, 9, None, 32, 704, 480, 24, 128),
+    "cogvideox": FamilySpec("cogvideox", 8, 9, 49, 16, 720, 480, 8, 226),
+}
+
+TINY_MODEL = "tiny"
+# The embedded tiny model is Wan-architecture but small enough for a CPU.
+TINY_SPEC = FamilySpec("wan", 4, 5, None, 16, 64, 64, 16, 64)
+
+# model_index.json `_class_name` → family.
+PIPELINE_CLASSES: dict[str, str] = {
+    "WanImageToVideoPipeline": "wan",
+    "WanPipeline": "wan",
+    "WanTI2VPipeline": "wan22",
+    "LTXImageToVideoPipeline": "ltx",
+    "LTXConditionPipeline": "ltx",
+    "LTXPipeline": "ltx",
+    "CogVideoXImageToVideoPipeline": "cogvideox",
+    "CogVideoXPipeline": "cogvideox",
+}
+
+
+def family_of_index(index: dict[str, object]) -> str | None:
+    """Family key for a parsed ``model_index.json``, or None when unsupported.
+
+    Wan 2.2 uses Wan's pipeline classes; it is told apart by a second transformer (A14B)
+    or by a 48-channel VAE expansion (TI2V-5B, ``expand_timesteps``).
+    """
+    family = PIPELINE_CLASSES.get(str(index.get("_class_name", "")))
+    if family == "wan" and (
+        _is_set(index.get("transformer_2")) or index.get("expand_timesteps") is True
+    ):
+        return "wan22"
+    return family
+
+
+def _is_set(component: object) -> bool:
+    return isinstance(component, list) and len(component) == 2 and component[0] is not None
+
+
+def spec_for_model(model: str) -> FamilySpec:
+    """Best guess of a model's rules without loading it (for planning).
+
+    ``tiny`` is the embedded model; a directory with ``model_index.json`` is read; a name
+    mentioning a family is matched; anything else plans with Wan's rules.
+    """
+    if model == TINY_MODEL:
+        return TINY_SPEC
+    index_file = Path(model).expanduser() / "model_index.json"
+    if index_file.is_file():
+        try:
+            family = family_of_index(json.loads(index_file.read_text()))
+        except (OSError, ValueError):
+            family = None
+        if family:
+            return FAMILIES[family]
+    lowered = model.lower()
+    if "wan2.2" in lowered or "wan22" in lowered:
+        return FAMILIES["wan22"]
+    for key in ("ltx", "cogvideox"):
+        if key in lowered:
+            return FAMILIES[key]
+    return FAMILIES["wan"]

@@ -1,0 +1,207 @@
+"""Fountain screenplays (https://fountain.io/syntax) as storyboards.
+
+Scene headings become scenes; each action paragraph becomes a shot; characters with cues in a
+scene (and known characters named in a paragraph) appear in its shots; `CUT TO:` and
+`SMASH CUT TO:` are cuts, `DISSOLVE TO:` a crossfade; dialogue is kept as shot context. A
+character is described by the action sentence that first names it in capitals, unless the
+sidecar file (`<screenplay>.yaml`) defines it. No registry parser reports source lines, which
+our error messages need, so this follows the spec directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from collections.abc import Iterable
+
+from shots.parsing import Locator
+
+DISSOLVE_SECONDS = 1.0
+
+_HEADING = re.compile(r"^(?:INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[\s.]", re.IGNORECASE)
+_TRANSITION = re.compile(r"^[A-Z0-9 .'-]+TO:$")
+_CUE = re.compile(r"^(?P<name>[A-Z][A-Z0-9 .'-]*?)\s*(\(.*\))?\s*\^?$")
+_NOTE = re.compile(r"\[\[.*?\]\]", re.DOTALL)
+_BONEYARD = re.compile(r"/\*.*?\*/", re.DOTALL)
+_EMPHASIS = re.compile(r"[*_]+")
+
+
+@dataclass
+class _Scene:
+    id: str
+    heading: str | None
+    line: int
+    shots: list[dict[str, Any]] = field(default_factory=list)
+    shot_lines: list[int] = field(default_factory=list)
+    speakers: list[str] = field(default_factory=list)
+    pending_dialogue: list[str] = field(default_factory=list)
+
+
+def character_id(name: str) -> str:
+    """``OLD MAN`` → ``old_man``."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "character"
+
+
+def parse_fountain(text: str, known_characters: Iterable[str] = ()) -> tuple[dict[str, Any], Locator]:
+    """A raw storyboard dict (YAML shape) and a locator for a Fountain screenplay.
+
+    Args:
+        text: The screenplay.
+        known_characters: Ids defined elsewhere (the sidecar); they join a shot when named.
+    """
+    text = _BONEYARD.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    text = _NOTE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    title, start = _title_page(lines)
+    locator = Locator()
+    scenes: list[_Scene] = []
+    intros: dict[str, str] = {}  # character id → first action sentence naming it
+
+    def scene() -> _Scene:
+        if not scenes:
+            scenes.append(_Scene(f"sc{len(scenes) + 1:02d}", None, start + 1))
+        return scenes[-1]
+
+    i = start
+    n = len(lines)
+    while i < n:
+        line = lines[i].strip()
+        blank_before = i == 0 or not lines[i - 1].strip()
+        if not line or line.startswith(("#", "=")) and not line.startswith("==="):
+            i += 1
+            continue
+        if line.startswith("==="):
+            i += 1
+            continue
+        if blank_before and (_HEADING.match(line) or (line.startswith(".") and not line.startswith(".."))):
+            heading = line[1:].strip() if line.startswith(".") else line
+            heading = re.sub(r"\s*#[^#]+#\s*$", "", heading)  # scene numbers
+            scenes.append(_Scene(f"sc{len(scenes) + 1:02d}", heading, i + 1))
+            i += 1
+            continue
+        next_blank = i + 1 >= n or not lines[i + 1].strip()
+        forced_transition = line.startswith(">") and not line.endswith("<")
+        if blank_before and next_blank and (_TRANSITION.match(line) or forced_transition):
+            _apply_transition(scene(), line.lstrip(">").strip().upper())
+            i += 1
+            continue
+        cue = _cue(line) if blank_before and not next_blank else None
+        if cue is not None:
+            i = _dialogue(lines, i, cue, scene())
+            continue
+        # Action paragraph: runs until a blank line.
+        para_start = i
+        para: list[str] = []
+        while i < n and lines[i].strip():
+            para.append(lines[i].strip().lstrip("!").strip("><").strip())
+            i += 1
+        action = _EMPHASIS.sub("", " ".join(p for p in para if p))
+        if action:
+            _add_shot(scene(), action, para_start + 1)
+            for name in re.findall(r"\b[A-Z][A-Z'-]+(?: [A-Z][A-Z'-]+)*\b", action):
+                intros.setdefault(character_id(name), _sentence_with(action, name))
+    return _assemble(title, scenes, intros, set(known_characters), locator), locator
+
+
+def _title_page(lines: list[str]) -> tuple[str | None, int]:
+    """The title and the index of the first body line (after an optional title page)."""
+    if not lines or not re.match(r"^[A-Za-z][A-Za-z ]*:", lines[0]):
+        return None, 0
+    title = None
+    for i, line in enumerate(lines):
+        if not line.strip():
+            return title, i + 1
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "title":
+            title = _EMPHASIS.sub("", value).strip() or None
+            j = i + 1
+            while not title and j < len(lines) and lines[j].startswith((" ", "\t")):
+                title = _EMPHASIS.sub("", lines[j]).strip() or None
+                j += 1
+    return title, len(lines)
+
+
+def _cue(line: str) -> str | None:
+    if line.startswith("@"):
+        return line[1:].split("(")[0].strip().rstrip("^").strip() or None
+    match = _CUE.match(line)
+    if match and any(c.isalpha() for c in match.group("name")) and not _HEADING.match(line):
+        return match.group("name").strip()
+    return None
+
+
+def _dialogue(lines: list[str], i: int, cue: str, scene: _Scene) -> int:
+    """Consume a character cue and its dialogue; returns the next line index."""
+    cid = character_id(cue)
+    if cid not in scene.speakers:
+        scene.speakers.append(cid)
+    i += 1
+    spoken: list[str] = []
+    while i < len(lines) and lines[i].strip():
+        part = lines[i].strip()
+        if not (part.startswith("(") and part.endswith(")")):
+            spoken.append(_EMPHASIS.sub("", part))
+        i += 1
+    if spoken:
+        text = f"{cue}: {' '.join(spoken)}"
+        if scene.shots:
+            scene.shots[-1]["dialogue"].append(text)
+        else:
+            scene.pending_dialogue.append(text)
+    return i
+
+
+def _add_shot(scene: _Scene, action: str, line: int) -> None:
+    shot = {"prompt": action, "dialogue": scene.pending_dialogue, "mentions": action}
+    scene.pending_dialogue = []
+    scene.shots.append(shot)
+    scene.shot_lines.append(line)
+
+
+def _apply_transition(scene: _Scene, text: str) -> None:
+    if not scene.shots:
+        return
+    scene.shots[-1]["transition"] = {"crossfade": DISSOLVE_SECONDS} if "DISSOLVE" in text else "cut"
+
+
+def _sentence_with(text: str, name: str) -> str:
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        if name in sentence:
+            return sentence.strip()
+    return text
+
+
+def _assemble(
+    title: str | None,
+    scenes: list[_Scene],
+    intros: dict[str, str],
+    known: set[str],
+    locator: Locator,
+) -> dict[str, Any]:
+    speakers = {cid for sc in scenes for cid in sc.speakers}
+    characters = {
+        cid: {"description": intros.get(cid, cid.replace("_", " ").title())} for cid in sorted(speakers)
+    }
+    cast_pool = sorted(speakers | known)
+    raw_scenes: list[dict[str, Any]] = []
+    number = 0
+    for si, sc in enumerate(scenes):
+        if not sc.shots and sc.pending_dialogue or not sc.shots and sc.heading:
+            _add_shot(sc, sc.heading or "", sc.line)
+        if not sc.shots:
+            continue
+        sc.shots[-1]["dialogue"] += sc.pending_dialogue
+        locator.lines[("scenes", len(raw_scenes))] = sc.line
+        shots = []
+        for sj, (shot, line) in enumerate(zip(sc.shots, sc.shot_lines)):
+            number += 1
+            mentions = shot.pop("mentions")
+            named = [cid for cid in cast_pool if re.search(rf"\b{re.escape(cid.replace('_', ' '))}\b", mentions, re.I)]
+            cast = list(dict.fromkeys(sc.speakers + sorted(named)))
+            shot.update(id=f"s{number:02d}", characters=cast, dialogue=tuple(shot["dialogue"]))
+            shots.append(shot)
+            locator.lines[("scenes", len(raw_scenes), "shots", sj)] = line
+        raw_scenes.append({"id": sc.id, "heading": sc.heading, "shots": shots})
+    return {"title": title or "Untitled", "characters": characters, "scenes": raw_scenes}

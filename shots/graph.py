@@ -1,0 +1,153 @@
+"""The shot graph: resolved render parameters per shot, conditioning links and chains.
+
+A *chain* is a maximal run of shots joined by ``continue``: its first shot starts from a
+keyframe (reference image, text-to-image, or the model's text-to-video mode) and every later
+shot is conditioned on the previous shot's chosen take. Chains are independent of each other
+and may render in parallel; a change inside a chain makes every later shot of it stale.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from shots.families import FamilySpec, spec_for_model
+from shots.models import Crossfade, Storyboard
+from shots.prompts import ComposedPrompt, compose_prompt
+
+SEED_STRIDE = 1_000_003
+
+
+def take_seed(base_seed: int, attempt: int) -> int:
+    """Seed of take ``attempt`` (0-based) in a shot's deterministic seed schedule."""
+    return (base_seed + attempt * SEED_STRIDE) % 2**32
+
+
+@dataclass(frozen=True)
+class PlannedShot:
+    """One shot with everything resolved that determines its pixels (but its input frame)."""
+
+    id: str
+    scene: str
+    position: int
+    chain: int
+    continuity: str
+    conditioned_on: str | None
+    keyframe: str  # "previous", "reference", "t2i" or "t2v"
+    reference: str | None
+    characters: tuple[str, ...]
+    prompt: ComposedPrompt
+    duration: float
+    frames: int
+    fps: int
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    seed: int
+    transition_seconds: float  # crossfade into the next shot; 0 for a cut
+    thresholds: dict[str, float | None]
+
+    @property
+    def seconds(self) -> float:
+        """Length of the rendered clip."""
+        return self.frames / self.fps
+
+    def render_params(self) -> dict[str, object]:
+        """The parameters stored with the shot and hashed into its input hash."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "fps": self.fps,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "seed": self.seed,
+            "keyframe": self.keyframe,
+            "reference": self.reference,
+        }
+
+
+@dataclass(frozen=True)
+class ShotGraph:
+    """Planned shots in story order and the chains they form."""
+
+    shots: tuple[PlannedShot, ...]
+    chains: tuple[tuple[str, ...], ...]
+    model: str
+    spec: FamilySpec
+
+    def shot(self, shot_id: str) -> PlannedShot:
+        """The planned shot with this id (KeyError when absent)."""
+        for shot in self.shots:
+            if shot.id == shot_id:
+                return shot
+        raise KeyError(shot_id)
+
+    def downstream(self, shot_id: str) -> list[str]:
+        """Shots after ``shot_id`` in its chain, nearest first."""
+        chain = self.chains[self.shot(shot_id).chain]
+        return list(chain[chain.index(shot_id) + 1 :])
+
+    @property
+    def total_frames(self) -> int:
+        """Frames of the whole cut: every shot, minus the overlap of each crossfade."""
+        overlap = sum(round(s.transition_seconds * s.fps) for s in self.shots)
+        return sum(s.frames for s in self.shots) - overlap
+
+
+def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGraph:
+    """Resolve every shot of a validated storyboard into a `ShotGraph`."""
+    settings = board.settings
+    spec = spec or spec_for_model(settings.model)
+    fps = settings.fps or spec.default_fps
+    width = settings.width or spec.default_width
+    height = settings.height or spec.default_height
+    planned: list[PlannedShot] = []
+    chains: list[list[str]] = []
+    previous: str | None = None
+    for position, (scene, shot) in enumerate(board.shot_list()):
+        first_of_scene = scene.shots[0] is shot
+        continuity = shot.continuity or ("cut" if first_of_scene else "continue")
+        if continuity == "cut" or previous is None:
+            continuity = "cut"
+            chains.append([])
+        chains[-1].append(shot.id)
+        reference = shot.reference or next(
+            (board.characters[c].reference for c in shot.characters if board.characters[c].reference),
+            None,
+        )
+        if continuity == "continue":
+            keyframe, reference = "previous", None
+        elif reference:
+            keyframe = "reference"
+        else:
+            keyframe = "t2i" if settings.t2i_model else "t2v"
+        thresholds = {**settings.thresholds, **shot.thresholds}
+        transition = shot.transition.crossfade if isinstance(shot.transition, Crossfade) else 0.0
+        planned.append(
+            PlannedShot(
+                id=shot.id,
+                scene=scene.id,
+                position=position,
+                chain=len(chains) - 1,
+                continuity=continuity,
+                conditioned_on=previous if continuity == "continue" else None,
+                keyframe=keyframe,
+                reference=reference,
+                characters=shot.characters,
+                prompt=compose_prompt(board, shot, spec.text_tokens),
+                duration=shot.duration,
+                frames=spec.frames_for(shot.duration, fps),
+                fps=fps,
+                width=width,
+                height=height,
+                steps=shot.steps or settings.steps,
+                guidance=shot.guidance if shot.guidance is not None else settings.guidance,
+                seed=shot.seed if shot.seed is not None else (settings.seed + zlib.crc32(shot.id.encode())) % 2**32,
+                transition_seconds=transition,
+                thresholds=thresholds,
+            )
+        )
+        previous = shot.id
+    return ShotGraph(tuple(planned), tuple(tuple(c) for c in chains), settings.model, spec)

@@ -1,0 +1,62 @@
+"""Prompt composition: one deterministic function from storyboard + shot to model text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shots.models import Shot, Storyboard
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class ComposedPrompt:
+    """The text a model receives for one shot.
+
+    Attributes:
+        prompt: style, present characters' descriptions, the shot prompt, the camera.
+        negative_prompt: The shot's negative prompt, else the storyboard's.
+        tokens: Estimated token count of ``prompt``.
+        budget: The model's text budget in tokens.
+    """
+
+    prompt: str
+    negative_prompt: str
+    tokens: int
+    budget: int
+
+    @property
+    def warning(self) -> str | None:
+        """A message when the prompt is likely truncated by the text encoder."""
+        if self.tokens <= self.budget:
+            return None
+        return (
+            f"prompt is about {self.tokens} tokens; the model reads {self.budget} "
+            "and drops the rest: shorten the style, descriptions or prompt"
+        )
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimated sentencepiece tokens: words and punctuation, long words counted twice."""
+    return sum(1 + len(t) // 8 for t in _TOKEN.findall(text))
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def compose_prompt(board: Storyboard, shot: Shot, budget: int) -> ComposedPrompt:
+    """Compose the prompt for ``shot``; identical inputs give identical text."""
+    parts: list[str] = []
+    if board.style:
+        parts.append(_sentence(board.style))
+    for cid in shot.characters:
+        parts.append(_sentence(board.characters[cid].description))
+    parts.append(_sentence(shot.prompt))
+    if shot.camera:
+        parts.append(_sentence(f"Camera: {shot.camera}"))
+    prompt = " ".join(parts)
+    negative = shot.negative_prompt if shot.negative_prompt is not None else board.settings.negative_prompt
+    return ComposedPrompt(prompt, " ".join(negative.split()), estimate_tokens(prompt), budget)
