@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shots.errors import StoryreelError
+from shots.errors import ConfigError, StoryreelError
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 
@@ -112,6 +112,26 @@ def plan(file: FileArg, as_json: JsonOpt = False) -> None:
     for s in graph.shots:
         if s.prompt.warning:
             err_console.print(f"[yellow]Warning:[/] {s.id}: {escape(s.prompt.warning)}")
+
+
+models_app = typer.Typer(help="Build and inspect models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("make-tiny")
+def make_tiny_model(
+    directory: Annotated[Path, typer.Argument(help="Where to save the pipeline.")],
+    family: Annotated[str, typer.Option(help="wan, ltx or cogvideox.")] = "wan",
+    random: Annotated[bool, typer.Option("--random", help="Random weights (paints noise).")] = True,
+) -> None:
+    """Build a tiny random-weight image-to-video pipeline and save it with save_pretrained."""
+    from generation.tiny import BUILDERS, make_tiny
+
+    if family not in BUILDERS:
+        raise ConfigError(f"family {family!r} is not allowed; use {', '.join(BUILDERS)}")
+    path = make_tiny(directory, family)
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    console.print(f"Saved tiny {family} pipeline to {escape(str(path))} ({size / 1024:.0f} KiB)")
 
 
 def main() -> None:

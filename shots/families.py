@@ -67,7 +67,8 @@ class FamilySpec:
 
 FAMILIES: dict[str, FamilySpec] = {
     "wan": FamilySpec("wan", 4, 5, None, 16, 832, 480, 16, 512),
-    "wan22": FamilySpec("wan22", 4, 5, None, 16, 1280, 704, 24, 512),
+    "wan22": FamilySpec("wan22", 4, 5, None, 16, 1280, 720, 16, 512),
+    "wan22_ti2v": FamilySpec("wan22_ti2v", 4, 5, None, 32, 1280, 704, 24, 512),
     "ltx": FamilySpec("ltx", 8, 9, None, 32, 704, 480, 24, 128),
     "cogvideox": FamilySpec("cogvideox", 8, 9, 49, 16, 720, 480, 8, 226),
 }
@@ -80,7 +81,6 @@ TINY_SPEC = FamilySpec("wan", 4, 5, None, 16, 64, 64, 16, 64)
 PIPELINE_CLASSES: dict[str, str] = {
     "WanImageToVideoPipeline": "wan",
     "WanPipeline": "wan",
-    "WanTI2VPipeline": "wan22",
     "LTXImageToVideoPipeline": "ltx",
     "LTXConditionPipeline": "ltx",
     "LTXPipeline": "ltx",
@@ -93,13 +93,14 @@ def family_of_index(index: dict[str, object]) -> str | None:
     """Family key for a parsed ``model_index.json``, or None when unsupported.
 
     Wan 2.2 uses Wan's pipeline classes; it is told apart by a second transformer (A14B)
-    or by a 48-channel VAE expansion (TI2V-5B, ``expand_timesteps``).
+    or by ``expand_timesteps`` (TI2V-5B).
     """
     family = PIPELINE_CLASSES.get(str(index.get("_class_name", "")))
-    if family == "wan" and (
-        _is_set(index.get("transformer_2")) or index.get("expand_timesteps") is True
-    ):
-        return "wan22"
+    if family in ("wan", "wan22"):
+        if index.get("expand_timesteps") is True:
+            return "wan22_ti2v"
+        if _is_set(index.get("transformer_2")):
+            return "wan22"
     return family
 
 
@@ -124,6 +125,8 @@ def spec_for_model(model: str) -> FamilySpec:
         if family:
             return FAMILIES[family]
     lowered = model.lower()
+    if "ti2v" in lowered:
+        return FAMILIES["wan22_ti2v"]
     if "wan2.2" in lowered or "wan22" in lowered:
         return FAMILIES["wan22"]
     for key in ("ltx", "cogvideox"):

@@ -57,3 +57,12 @@ def run_cli(*args: str) -> tuple[int, str, str]:
         sys.argv = old_argv
         cli.console.file, cli.err_console.file = saved
     return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny random pipeline per family, saved to disk once per test session."""
+    from generation.tiny import make_tiny
+
+    root = tmp_path_factory.mktemp("models")
+    return {family: make_tiny(root / family, family) for family in ("wan", "ltx", "cogvideox")}

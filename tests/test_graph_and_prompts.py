@@ -102,7 +102,7 @@ def test_seeds_are_stable_per_shot_id_and_schedule_is_deterministic() -> None:
 def test_family_detection_from_model_index(tmp_path) -> None:
     assert family_of_index({"_class_name": "WanImageToVideoPipeline", "transformer_2": [None, None]}) == "wan"
     assert family_of_index({"_class_name": "WanImageToVideoPipeline", "transformer_2": ["diffusers", "WanTransformer3DModel"]}) == "wan22"
-    assert family_of_index({"_class_name": "WanPipeline", "expand_timesteps": True}) == "wan22"
+    assert family_of_index({"_class_name": "WanImageToVideoPipeline", "expand_timesteps": True}) == "wan22_ti2v"
     assert family_of_index({"_class_name": "LTXImageToVideoPipeline"}) == "ltx"
     assert family_of_index({"_class_name": "StableDiffusionPipeline"}) is None
     (tmp_path / "model_index.json").write_text('{"_class_name": "CogVideoXImageToVideoPipeline"}')

@@ -1,0 +1,46 @@
+"""Environment-level settings: the one place that reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from shots.families import TINY_MODEL
+
+TINY_DIR_NAME = "tiny-wan-i2v"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Where storyreel keeps things.
+
+    Attributes:
+        home: Projects, media and the default SQLite database (``STORYREEL_HOME``, ``--home``).
+        database_url: Any SQLAlchemy URL (``STORYREEL_DATABASE_URL``); default SQLite in home.
+        media_url: Base URL of the media server for review pages (``STORYREEL_MEDIA_URL``).
+    """
+
+    home: Path
+    database_url: str
+    media_url: str | None = None
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the embedded tiny model is built."""
+        return self.home / "models"
+
+    def resolve_model(self, model: str) -> str:
+        """``tiny`` → the embedded model's directory (built on first use); else unchanged."""
+        if model != TINY_MODEL:
+            return model
+        from generation.tiny import ensure_tiny
+
+        return str(ensure_tiny(self.models_dir / TINY_DIR_NAME))
+
+
+def load_settings(home: Path | str | None = None, database_url: str | None = None) -> AppSettings:
+    """Settings from arguments, then environment, then defaults (``./projects``, SQLite)."""
+    root = Path(home or os.environ.get("STORYREEL_HOME") or "projects").expanduser().resolve()
+    url = database_url or os.environ.get("STORYREEL_DATABASE_URL") or f"sqlite:///{root / 'storyreel.db'}"
+    return AppSettings(home=root, database_url=url, media_url=os.environ.get("STORYREEL_MEDIA_URL"))

@@ -1,0 +1,214 @@
+"""Loading pipelines from local directories (or hub ids), once per process.
+
+`load_pipeline` detects the family from ``model_index.json``, refuses anything it cannot
+load safely (missing dir, not a pipeline, unsupported family, no safetensors) before touching
+weights, applies the load-time speed knobs, and caches the result per
+(model, device, dtype, options).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generation.backends import BACKENDS, Backend
+from generation.speed import cache_config, denoisers, resolve_device, resolve_dtype, set_cache
+from generation.types import LoadOptions
+from shots.errors import ConfigError, ModelLoadError
+from shots.families import PIPELINE_CLASSES, family_of_index
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+
+
+@dataclass
+class LoadedPipeline:
+    """A pipeline ready to render, with what it was loaded with.
+
+    Attributes:
+        lock: Held while rendering: a pipeline's scheduler is not thread-safe.
+        mag_ratios: MagCache ratios per step count, learnt on the first render.
+    """
+
+    pipe: Any
+    backend: Backend
+    model: str
+    options: LoadOptions
+    load_seconds: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    mag_ratios: dict[int, list[float]] = field(default_factory=dict)
+    cache_steps: int | None = None
+    _t2v: Any = None
+
+    @property
+    def family(self) -> str:
+        """The model family key."""
+        return self.backend.family
+
+    def text_to_video(self) -> Any | None:
+        """A text-only pipeline sharing these weights, when the family has one."""
+        if self.backend.t2v_class is None:
+            return None
+        if self._t2v is None:
+            import diffusers
+
+            self._t2v = getattr(diffusers, self.backend.t2v_class).from_pipe(self.pipe)
+        return self._t2v
+
+
+def inspect_model_dir(model: str) -> tuple[str, dict[str, Any]]:
+    """Family and parsed model_index.json of a local pipeline directory, or ModelLoadError."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"model directory {model!r} does not exist")
+    if not path.is_dir():
+        raise ModelLoadError(f"model {model!r} is a file; give a diffusers pipeline directory")
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        raise ModelLoadError(
+            f"{model!r} is not a diffusers pipeline (no model_index.json); "
+            "download a -Diffusers variant, e.g. Wan-AI/Wan2.1-I2V-14B-480P-Diffusers"
+        )
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{index_file}: unreadable model_index.json ({exc})") from None
+    family = family_of_index(index) if isinstance(index, dict) else None
+    if family is None:
+        name = index.get("_class_name") if isinstance(index, dict) else None
+        raise ModelLoadError(
+            f"{model!r} holds an unsupported pipeline {name!r}; supported: "
+            + ", ".join(sorted(PIPELINE_CLASSES))
+        )
+    for component, spec in index.items():
+        if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        folder = path / component
+        weights = [p for p in folder.glob("*") if p.suffix in WEIGHT_SUFFIXES] if folder.is_dir() else []
+        if weights and not any(p.suffix == ".safetensors" for p in weights):
+            raise ModelLoadError(
+                f"{folder} has no safetensors weights ({weights[0].name}); storyreel loads "
+                "safetensors only — convert the checkpoint first"
+            )
+    return family, index
+
+
+def quiet_progress_bars() -> None:
+    """Silence diffusers' and transformers' load/save progress bars (ours are Rich)."""
+    import diffusers.utils.logging
+    import transformers.utils.logging
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def _load(model: str, options: LoadOptions) -> LoadedPipeline:
+    import diffusers
+
+    quiet_progress_bars()
+    start = time.perf_counter()
+    local = Path(model).expanduser()
+    if local.exists() or model.startswith((".", "/", "~")):
+        family, index = inspect_model_dir(model)
+        source = str(local)
+    else:  # a hub id: only with network; HF_HUB_OFFLINE=1 makes it fail at once
+        try:
+            index = diffusers.DiffusionPipeline.load_config(model)
+        except Exception as exc:  # hub errors have many types; all mean "cannot load"
+            raise ModelLoadError(f"cannot fetch {model!r} from the model hub: {exc}") from None
+        family = family_of_index(index)
+        if family is None:
+            raise ModelLoadError(f"{model!r} holds an unsupported pipeline {index.get('_class_name')!r}")
+        source = model
+    backend = BACKENDS[family]
+    dtype = _torch_dtype(options.dtype)
+    cls = getattr(diffusers, index["_class_name"])
+    overrides: dict[str, Any] = {}
+    try:
+        for component in backend.fp32_components:
+            spec = index.get(component)
+            if options.dtype != "float32" and isinstance(spec, list) and spec[0] is not None:
+                loader = getattr(diffusers, spec[1], None)
+                if loader is None:
+                    import transformers
+
+                    loader = getattr(transformers, spec[1])
+                overrides[component] = loader.from_pretrained(
+                    source, subfolder=component, dtype=_torch_dtype("float32"), use_safetensors=True
+                )
+        pipe = cls.from_pretrained(source, dtype=dtype, use_safetensors=True, **overrides)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"cannot load {model!r}: {exc}") from None
+    pipe.set_progress_bar_config(disable=True)
+    for module in pipe.components.values():
+        if hasattr(module, "eval"):
+            module.eval()
+    _apply(pipe, backend, options)
+    return LoadedPipeline(pipe, backend, model, options, time.perf_counter() - start)
+
+
+def _apply(pipe: Any, backend: Backend, options: LoadOptions) -> None:
+    """Apply the load-time knobs: placement/offload, VAE tiling, cache hook, compile."""
+    if options.cpu_offload:
+        if not options.device.startswith("cuda"):
+            raise ConfigError("cpu_offload needs a CUDA device; it only moves models between GPU and CPU")
+        pipe.enable_model_cpu_offload(device=options.device)
+    else:
+        pipe.to(options.device)
+    if options.vae_tiling:
+        pipe.vae.enable_tiling()
+    modules = denoisers(pipe, backend.transformers)
+    if options.cache not in ("off", "mag"):  # mag is set per step count at render time
+        set_cache(modules, cache_config(options.cache, pipe, options.cache_threshold, 0, None))
+    if options.compile:
+        for module in modules:
+            module.compile_repeated_blocks(fullgraph=True)
+
+
+class PipelineCache:
+    """Process-level cache: one load per (model, options); counts loads for tests/benchmarks."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, LoadOptions], LoadedPipeline] = {}
+        self._locks: dict[tuple[str, LoadOptions], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.loads: Counter[tuple[str, LoadOptions]] = Counter()
+
+    def get(self, model: str, options: LoadOptions) -> LoadedPipeline:
+        """The loaded pipeline for ``model``; loads it on first use (once, even across threads)."""
+        device = resolve_device(options.device)
+        options = LoadOptions(
+            **{**options.__dict__, "device": device, "dtype": resolve_dtype(options.dtype, device)}
+        )
+        key = (str(model), options)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._items:
+                self._items[key] = _load(str(model), options)
+                self.loads[key] += 1
+            return self._items[key]
+
+    def clear(self) -> None:
+        """Forget every pipeline (frees memory once nothing else holds them)."""
+        with self._guard:
+            self._items.clear()
+            self.loads.clear()
+
+
+PIPELINES = PipelineCache()
+
+
+def load_pipeline(model: str, options: LoadOptions | None = None) -> LoadedPipeline:
+    """Load (or reuse) the pipeline for ``model`` in this process."""
+    return PIPELINES.get(model, options or LoadOptions())

@@ -1,0 +1,170 @@
+"""`render_take`: one seeded take from a loaded pipeline, timed per phase."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from generation.frames import to_uint8
+from generation.loading import LoadedPipeline
+from generation.speed import (
+    AttentionCounter,
+    attention_scope,
+    cache_config,
+    capture_mag_ratios,
+    denoisers,
+    set_cache,
+)
+from generation.types import RenderRequest, RenderResult, Timings
+from shots.errors import GenerationError, TransientGenerationError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@contextlib.contextmanager
+def _phase_timer(pipe: Any, timings: Timings) -> Iterator[None]:
+    """Time the text encoder's forward and the VAE's decode inside one pipeline call."""
+    handles = []
+    started: list[float] = []
+    encoder = getattr(pipe, "text_encoder", None)
+    if encoder is not None:
+        handles.append(encoder.register_forward_pre_hook(lambda *_: started.append(time.perf_counter())))
+
+        def after(*_: Any) -> None:
+            timings.text_encode += time.perf_counter() - started.pop()
+
+        handles.append(encoder.register_forward_hook(after))
+    vae = pipe.vae
+    original = vae.decode
+
+    def timed_decode(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            timings.decode += time.perf_counter() - t0
+
+    vae.decode = timed_decode
+    try:
+        yield
+    finally:
+        vae.decode = original
+        for handle in handles:
+            handle.remove()
+
+
+def _prepare_cache(loaded: LoadedPipeline, steps: int) -> bool:
+    """Set the MagCache config for this step count; True when this render calibrates."""
+    options = loaded.options
+    if options.cache != "mag" or loaded.cache_steps == steps and steps in loaded.mag_ratios:
+        return False
+    ratios = loaded.mag_ratios.get(steps)
+    config = cache_config("mag", loaded.pipe, options.cache_threshold, steps, ratios)
+    set_cache(denoisers(loaded.pipe, loaded.backend.transformers), config)
+    loaded.cache_steps = steps
+    return ratios is None
+
+
+def render_take(
+    loaded: LoadedPipeline,
+    request: RenderRequest,
+    fps: int,
+    progress: Progress | None = None,
+    text_only: bool = False,
+) -> RenderResult:
+    """Render one take. The seed fully determines the frames on a given device.
+
+    Args:
+        loaded: From `load_pipeline`.
+        request: What to render; checked before any model work.
+        fps: Frame rate of the clip (LTX conditions on it).
+        progress: Called with (step, steps) after each denoising step.
+        text_only: Use the family's text-to-video pipeline (the image is ignored).
+
+    Raises:
+        ValueError: An input the family does not accept (names the parameter).
+        TransientGenerationError: CUDA out of memory; worth retrying with less memory.
+        GenerationError: Anything else that went wrong in the model.
+    """
+    import torch
+    from PIL import Image
+
+    backend = loaded.backend
+    # 1. check inputs before any work
+    backend.check_inputs(request)
+    pipe = loaded.text_to_video() if text_only else loaded.pipe
+    if pipe is None:
+        raise ValueError(f"{backend.family} has no text-to-video mode; give a conditioning image")
+    timings = Timings()
+    counter = AttentionCounter()
+
+    def on_step(_pipe: Any, i: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if progress is not None:
+            progress(i + 1, request.steps)
+        return kwargs
+
+    # 2. assemble the call
+    kwargs: dict[str, Any] = {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt or None,
+        "height": request.height,
+        "width": request.width,
+        "num_frames": request.frames,
+        "num_inference_steps": request.steps,
+        "guidance_scale": request.guidance,
+        # A CPU generator draws the same noise whatever device denoises.
+        "generator": torch.Generator("cpu").manual_seed(request.seed),
+        "output_type": "np",
+        "callback_on_step_end": on_step,
+        **backend.call_kwargs(request, fps),
+    }
+    if not text_only:
+        kwargs["image"] = Image.fromarray(request.image)
+
+    # 3. denoise and decode, under the pipeline's lock and the scoped attention backend
+    with loaded.lock:
+        calibrating = _prepare_cache(loaded, request.steps)
+        if not loaded.options.compile:  # hooks inside compiled blocks would break the graph
+            counter.attach(denoisers(pipe, backend.transformers))
+        start = time.perf_counter()
+        try:
+            with attention_scope(request.attention_backend), _phase_timer(pipe, timings), (
+                capture_mag_ratios() if calibrating else contextlib.nullcontext()
+            ) as mag, torch.inference_mode():
+                output = pipe(**kwargs)
+        except torch.OutOfMemoryError as exc:
+            raise TransientGenerationError(f"out of GPU memory: {exc}") from exc
+        except (RuntimeError, IndexError) as exc:
+            raise GenerationError(f"{backend.family} pipeline failed: {exc}") from exc
+        finally:
+            counter.detach()
+        total = time.perf_counter() - start
+        if calibrating and mag:
+            loaded.mag_ratios[request.steps] = mag[0]
+            loaded.cache_steps = None  # next render enables MagCache with these ratios
+
+    # 4. check what came out
+    video = np.asarray(output.frames[0])  # (F, H, W, 3) float in [0, 1]
+    if video.shape != (request.frames, request.height, request.width, 3):
+        raise GenerationError(
+            f"{backend.family} produced frames of shape {video.shape}; asked for "
+            f"({request.frames}, {request.height}, {request.width}, 3)"
+        )
+    timings.denoise = max(0.0, total - timings.text_encode - timings.decode)
+    result = RenderResult(
+        frames=to_uint8(video),
+        seed=request.seed,
+        device=loaded.options.device,
+        timings=timings,
+        attention_calls=(counter.ran, counter.full),
+    )
+    if loaded.options.cache != "off" and not calibrating and counter.full and result.cache_skipped == 0:
+        log.warning("cache %r skipped no attention work on this take", loaded.options.cache)
+    return result

@@ -1,0 +1,228 @@
+"""Tiny random-weight pipelines built in-process and saved with `save_pretrained`.
+
+They exercise the exact loading path of real weights (`from_pretrained` on a local directory)
+without any download. The Wan one is the embedded default (`model: tiny`); it paints noise.
+LTX-Video and CogVideoX builders exist so every supported family is tested end to end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import string
+import tempfile
+from pathlib import Path
+
+import torch
+
+WORDS = (
+    "a an the and with on in of to at by is are moves move grows shrinks spins bounces enters "
+    "leaves meets together left right up down red blue green yellow orange purple white black "
+    "pink circle square triangle star shape shapes background plain flat coloured colored "
+    "camera static wide shot close slow fast"
+).split()
+
+TEXT_DIM = 32
+
+
+def build_tokenizer() -> object:
+    """A T5 tokenizer over a small word list plus single characters (no download)."""
+    from transformers import T5Tokenizer
+
+    pieces = ["<pad>", "</s>", "<unk>"] + ["▁" + w for w in WORDS]
+    pieces += ["▁"] + list(string.ascii_lowercase + string.digits + string.punctuation)
+    vocab = [(p, 0.0 if i < 3 else -float(i)) for i, p in enumerate(dict.fromkeys(pieces))]
+    return T5Tokenizer(vocab=vocab, extra_ids=0)
+
+
+def _t5_encoder(umt5: bool, vocab_size: int) -> torch.nn.Module:
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    kwargs = dict(
+        vocab_size=vocab_size,
+        d_model=TEXT_DIM,
+        d_kv=8,
+        d_ff=32,
+        num_layers=2,
+        num_heads=4,
+        dropout_rate=0.0,
+        relative_attention_num_buckets=8,
+    )
+    if umt5:
+        return UMT5EncoderModel(UMT5Config(**kwargs)).eval()
+    return T5EncoderModel(T5Config(**kwargs)).eval()
+
+
+def build_wan_i2v(rope_max_seq_len: int = 64) -> object:
+    """Tiny Wan 2.1 image-to-video pipeline (the FACTS.md recipe)."""
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_t5_encoder(True, len(tokenizer)),
+        vae=AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        ).eval(),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=CLIPVisionModel(
+            CLIPVisionConfig(
+                hidden_size=4,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=32,
+                intermediate_size=16,
+                patch_size=1,
+            )
+        ).eval(),
+        transformer=WanTransformer3DModel(
+            patch_size=(1, 2, 2),
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=36,
+            out_channels=16,
+            text_dim=TEXT_DIM,
+            freq_dim=256,
+            ffn_dim=32,
+            num_layers=2,
+            cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads",
+            rope_max_seq_len=rope_max_seq_len,
+            image_dim=4,
+        ).eval(),
+    )
+
+
+def build_ltx_i2v() -> object:
+    """Tiny LTX-Video image-to-video pipeline (diffusers' own test sizes)."""
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXImageToVideoPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False, False, False, False, False),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    ).eval()
+    return LTXImageToVideoPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=_t5_encoder(False, len(tokenizer)),
+        tokenizer=tokenizer,
+        transformer=LTXVideoTransformer3DModel(
+            in_channels=8,
+            out_channels=8,
+            patch_size=1,
+            patch_size_t=1,
+            num_attention_heads=4,
+            attention_head_dim=8,
+            cross_attention_dim=32,
+            num_layers=2,
+            caption_channels=TEXT_DIM,
+        ).eval(),
+    )
+
+
+def build_cogvideox_i2v() -> object:
+    """Tiny CogVideoX image-to-video pipeline (RoPE, no learned positions: any size)."""
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    return CogVideoXImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_t5_encoder(False, len(tokenizer)),
+        vae=AutoencoderKLCogVideoX(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("CogVideoXDownBlock3D",) * 4,
+            up_block_types=("CogVideoXUpBlock3D",) * 4,
+            block_out_channels=(8, 8, 8, 8),
+            latent_channels=4,
+            layers_per_block=1,
+            norm_num_groups=2,
+            temporal_compression_ratio=4,
+        ).eval(),
+        transformer=CogVideoXTransformer3DModel(
+            num_attention_heads=2,
+            attention_head_dim=16,
+            in_channels=8,
+            out_channels=4,
+            time_embed_dim=2,
+            text_embed_dim=TEXT_DIM,
+            num_layers=2,
+            sample_width=4,
+            sample_height=4,
+            sample_frames=9,
+            patch_size=2,
+            temporal_compression_ratio=4,
+            max_text_seq_length=64,
+            use_rotary_positional_embeddings=True,
+            use_learned_positional_embeddings=False,
+        ).eval(),
+        scheduler=CogVideoXDDIMScheduler(),
+    )
+
+
+BUILDERS = {"wan": build_wan_i2v, "ltx": build_ltx_i2v, "cogvideox": build_cogvideox_i2v}
+
+
+def make_tiny(directory: Path, family: str = "wan") -> Path:
+    """Build a tiny random pipeline of ``family`` and save it to ``directory`` atomically."""
+    if family not in BUILDERS:
+        raise ValueError(f"no tiny builder for {family!r}; choose from {', '.join(BUILDERS)}")
+    from generation.loading import quiet_progress_bars
+
+    quiet_progress_bars()
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    pipe = BUILDERS[family]()
+    with tempfile.TemporaryDirectory(dir=directory.parent, prefix=".tiny-") as tmp:
+        staging = Path(tmp) / "model"
+        pipe.save_pretrained(staging, safe_serialization=True)
+        if directory.exists():
+            shutil.rmtree(directory)
+        staging.rename(directory)
+    return directory
+
+
+def ensure_tiny(directory: Path) -> Path:
+    """The embedded default model: built on first use, reused afterwards."""
+    if not (Path(directory) / "model_index.json").is_file():
+        make_tiny(directory, "wan")
+    return Path(directory)
