@@ -15,6 +15,7 @@ from rich.table import Table
 from shots.errors import ConfigError, StoryreelError
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
+from flows.settings import AppSettings, load_settings
 
 app = typer.Typer(
     name="storyreel",
@@ -112,6 +113,84 @@ def plan(file: FileArg, as_json: JsonOpt = False) -> None:
     for s in graph.shots:
         if s.prompt.warning:
             err_console.print(f"[yellow]Warning:[/] {s.id}: {escape(s.prompt.warning)}")
+
+
+HomeOpt = Annotated[
+    Path | None, typer.Option("--home", help="Projects and media (default $STORYREEL_HOME or ./projects).")
+]
+ProjectOpt = Annotated[str | None, typer.Option("--project", help="Project name (default: the storyboard's folder).")]
+
+
+def _settings(home: Path | None) -> AppSettings:
+    return load_settings(home)
+
+
+STATE_STYLE = {"new": "green", "stale": "yellow", "unchanged": "dim", "removed": "red"}
+
+
+@app.command("submit")
+def submit_command(file: FileArg, project: ProjectOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """Record a storyboard (new project or new version) without rendering; show what changed."""
+    from flows.store import submit_file
+
+    name, _, _, changes = submit_file(_settings(home), file, project)
+    if as_json:
+        print(json.dumps([c.as_dict() for c in changes], indent=2))
+        return
+    table = Table(title=f"project {escape(name)}")
+    for column in ("shot", "state", "reason"):
+        table.add_column(column)
+    for c in changes:
+        style = STATE_STYLE.get(c.state, "")
+        table.add_row(c.id, f"[{style}]{c.state}[/]", escape(c.reason or ""))
+    console.print(table)
+
+
+@app.command("status")
+def status_command(project: Annotated[str, typer.Argument(help="Project name.")], home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """Every shot of a project: status, chosen take, scores, staleness, takes, GPU seconds."""
+    from flows.store import project_status
+
+    rows = project_status(_settings(home), project)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"project {escape(project)}")
+    for column in ("shot", "scene", "status", "take", "scores", "takes", "GPU s", "media / stale reason"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        scores = " ".join(
+            f"[{'green' if v['passed'] else 'red' if v['passed'] is False else 'dim'}]{k} {v['value']:.2f}[/]"
+            for k, v in r["scores"].items()
+        )
+        note = r["stale_reason"] if r["stale"] else (r["media"] if r["media"] not in (None, "ok") else "")
+        take = f"{r['chosen_take']} (seed {r['chosen_seed']})" if r["chosen_take"] else "—"
+        table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}", escape(note or ""))
+    console.print(table)
+
+
+@app.command("projects")
+def projects_command(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """List projects."""
+    from flows.store import transaction
+    from storage.db import open_database
+    from storage.repo import list_projects, live_shots
+
+    engine = open_database(_settings(home).database_url)
+    with transaction(engine) as session:
+        rows = [
+            {"name": p.name, "storyboard": p.storyboard_path, "shots": len(live_shots(session, p)), "versions": len(p.versions), "updated": p.updated_at.isoformat()}
+            for p in list_projects(session)
+        ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table()
+    for column in ("project", "shots", "versions", "storyboard"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(escape(r["name"]), str(r["shots"]), str(r["versions"]), escape(r["storyboard"]))
+    console.print(table)
 
 
 models_app = typer.Typer(help="Build and inspect models.", no_args_is_help=True)

@@ -66,3 +66,46 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("models")
     return {family: make_tiny(root / family, family) for family in ("wan", "ltx", "cogvideox")}
+
+
+PG_BASE = os.environ.get("STORYREEL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    import sqlalchemy as sa
+
+    try:
+        with sa.create_engine(PG_BASE).connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """A fresh, empty database: SQLite in tmp_path, or a private schema on the Postgres server.
+
+    Postgres that cannot be reached skips locally and fails in CI (CI=true).
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'storyreel.db'}"
+        return
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_BASE} is not reachable; CI needs it")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"sr_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

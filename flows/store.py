@@ -1,0 +1,91 @@
+"""Opening the database and artifact store from settings (sessions open here, at the edge)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from flows.settings import AppSettings
+from shots.graph import ShotGraph, plan_storyboard
+from shots.loading import load_storyboard
+from shots.models import Storyboard
+from storage.artifacts import ArtifactStore
+from storage.db import open_database
+from storage.repo import get_project, is_current, live_shots, render_seconds
+from storage.schema import Project
+from storage.tracking import ShotChange, submit
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One session and one transaction: committed on success, rolled back on error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def project_name(file: Path, name: str | None) -> str:
+    """The project name: given, or the storyboard's folder name (its stem for ``demo``-less files)."""
+    if name:
+        return name
+    parent = file.resolve().parent.name
+    return parent if parent and parent != "projects" else file.stem
+
+
+def submit_file(
+    settings: AppSettings, file: Path, name: str | None, model: str | None = None
+) -> tuple[str, Storyboard, ShotGraph, list[ShotChange]]:
+    """Parse, plan and record a storyboard; returns the project name, board, graph and changes."""
+    board = load_storyboard(file)
+    if model:
+        board = board.model_copy(update={"settings": board.settings.model_copy(update={"model": model})})
+    graph = plan_storyboard(board)
+    engine = open_database(settings.database_url)
+    project = project_name(file, name)
+    ArtifactStore(settings.home).staging(project)  # checks the name is usable on disk
+    with transaction(engine) as session:
+        _, changes = submit(session, project, file, board, graph, board.settings.model)
+    return project, board, graph, changes
+
+
+def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
+    """Every live shot of a project with status, chosen take, scores, staleness and media state."""
+    engine = open_database(settings.database_url)
+    store = ArtifactStore(settings.home)
+    rows = []
+    with transaction(engine) as session:
+        project: Project = get_project(session, name)
+        for shot in live_shots(session, project):
+            take = shot.chosen_take
+            media = None
+            if take is not None:
+                states = {
+                    "video": store.verify(take.media_path, take.media_sha256),
+                    "last_frame": store.verify(take.last_frame_path, take.last_frame_sha256),
+                    "sheet": store.verify(take.sheet_path, take.sheet_sha256),
+                }
+                media = "ok" if set(states.values()) == {"ok"} else ", ".join(f"{k} {v}" for k, v in states.items() if v != "ok")
+            rows.append(
+                {
+                    "id": shot.key,
+                    "scene": shot.scene,
+                    "status": shot.status,
+                    "chosen_take": take.attempt if take else None,
+                    "chosen_seed": take.seed if take else None,
+                    "current": is_current(shot),
+                    "scores": {s.metric: {"value": round(s.value, 4), "threshold": s.threshold, "passed": s.passed} for s in take.scores} if take else {},
+                    "passed": take.passed if take else None,
+                    "stale": shot.status == "stale" or (take is not None and not is_current(shot)),
+                    "stale_reason": shot.stale_reason,
+                    "takes": len(shot.takes),
+                    "failed_takes": sum(t.status == "failed" for t in shot.takes),
+                    "gpu_seconds": round(sum(render_seconds(t) for t in shot.takes), 3),
+                    "media": media,
+                    "video": take.media_path if take else None,
+                }
+            )
+    return rows

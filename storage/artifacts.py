@@ -1,0 +1,110 @@
+"""The artifact store: media files under ``<home>/<project>/``, referenced by relative path + SHA-256.
+
+Writers produce a file anywhere under the project's staging folder (same filesystem) and
+`ArtifactStore.put` renames it into place atomically; a crash leaves either the old file or
+none, never half of one. A missing or changed file is detected by `verify`, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from shots.errors import StorageError
+
+FileState = Literal["ok", "missing", "changed"]
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class TakeFiles:
+    """Relative paths of one take's media."""
+
+    video: str
+    last_frame: str
+    sheet: str
+
+
+class ArtifactStore:
+    """Media of every project under one home folder."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home).resolve()
+
+    def _check(self, *names: str) -> None:
+        for name in names:
+            if not _NAME.match(name):
+                raise StorageError(f"{name!r} cannot be used in a file name")
+
+    def take_files(self, project: str, shot: str, attempt: int) -> TakeFiles:
+        """Where take ``attempt`` of ``shot`` lives: ``<project>/takes/<shot>/take-NNN.*``."""
+        self._check(project, shot)
+        stem = f"{project}/takes/{shot}/take-{attempt:03d}"
+        return TakeFiles(f"{stem}.mp4", f"{stem}.last.png", f"{stem}.sheet.png")
+
+    def cut_file(self, project: str, name: str) -> str:
+        """Relative path of a cut file under ``<project>/cuts/``."""
+        self._check(project, name)
+        return f"{project}/cuts/{name}"
+
+    def staging(self, project: str) -> Path:
+        """A private folder on the same filesystem for files being written."""
+        self._check(project)
+        path = self.home / project / ".staging"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def path(self, relative: str) -> Path:
+        """Absolute path of a stored file; refuses paths that leave the home folder."""
+        target = (self.home / relative).resolve()
+        if not target.is_relative_to(self.home) or Path(relative).is_absolute():
+            raise StorageError(f"{relative!r} is outside the media home {self.home}")
+        return target
+
+    def put(self, source: Path, relative: str) -> str:
+        """Move ``source`` to ``relative`` atomically; returns its SHA-256."""
+        target = self.path(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = sha256_file(source)
+        try:
+            os.replace(source, target)
+        except OSError:  # another filesystem: copy beside the target, then rename
+            tmp = target.with_name(f".{target.name}.incoming")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+            Path(source).unlink(missing_ok=True)
+        return digest
+
+    def verify(self, relative: str | None, sha256: str | None) -> FileState:
+        """Whether a stored file is still there and unchanged."""
+        if not relative:
+            return "missing"
+        target = self.path(relative)
+        if not target.is_file():
+            return "missing"
+        if sha256 and sha256_file(target) != sha256:
+            return "changed"
+        return "ok"
+
+    def clean_staging(self, project: str) -> int:
+        """Remove leftovers of interrupted writes; returns how many files went."""
+        folder = self.home / project / ".staging"
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return count

@@ -1,0 +1,245 @@
+"""Repository functions. Each takes a `Session`; callers open it (``with Session(engine) as s,
+s.begin():``) and own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shots.errors import Conflict, NotFound
+from storage.schema import DECISIONS, SHOT_STATUSES, Cut, Project, Review, Score, Shot, Take
+
+# Which status a shot may move to from each status.
+TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"pending", "rendering", "stale", "failed"},
+    "rendering": {"rendering", "scored", "failed", "pending", "stale"},
+    "scored": {"scored", "approved", "rejected", "rendering", "stale"},
+    "approved": {"approved", "rejected", "rendering", "stale"},
+    "rejected": {"rejected", "approved", "rendering", "stale"},
+    "failed": {"failed", "rendering", "pending", "stale"},
+    "stale": {"stale", "rendering", "pending", "approved", "rejected"},
+}
+
+
+def get_project(session: Session, name: str) -> Project:
+    """The project called ``name``."""
+    project = session.scalar(select(Project).where(Project.name == name))
+    if project is None:
+        known = ", ".join(session.scalars(select(Project.name).order_by(Project.name))) or "none yet"
+        raise NotFound(f"unknown project {name!r}; known projects: {known}")
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    """Every project, by name."""
+    return list(session.scalars(select(Project).order_by(Project.name)))
+
+
+def get_shot(session: Session, project: Project, key: str) -> Shot:
+    """The live (not archived) shot ``key`` of ``project``."""
+    shot = session.scalar(
+        select(Shot).where(Shot.project_id == project.id, Shot.key == key, Shot.archived.is_(False))
+    )
+    if shot is None:
+        known = ", ".join(s.key for s in live_shots(session, project)) or "none"
+        raise NotFound(f"project {project.name!r} has no shot {key!r}; its shots: {known}")
+    return shot
+
+
+def live_shots(session: Session, project: Project) -> list[Shot]:
+    """The project's current shots in story order."""
+    return list(
+        session.scalars(
+            select(Shot).where(Shot.project_id == project.id, Shot.archived.is_(False)).order_by(Shot.position)
+        )
+    )
+
+
+def get_take(session: Session, shot: Shot, attempt: int) -> Take:
+    """Take number ``attempt`` of ``shot``."""
+    take = session.scalar(select(Take).where(Take.shot_id == shot.id, Take.attempt == attempt))
+    if take is None:
+        attempts = ", ".join(str(t.attempt) for t in shot.takes) or "none"
+        raise NotFound(f"shot {shot.key!r} has no take {attempt}; its takes: {attempts}")
+    return take
+
+
+def set_status(shot: Shot, status: str, reason: str | None = None) -> None:
+    """Move a shot to ``status``, refusing transitions that make no sense."""
+    if status not in SHOT_STATUSES:
+        raise Conflict(f"unknown shot status {status!r}")
+    if status not in TRANSITIONS[shot.status]:
+        raise Conflict(f"shot {shot.key!r} cannot go from {shot.status} to {status}")
+    shot.status = status
+    if status == "stale":
+        shot.stale_reason = reason
+    elif reason is None and status != "pending":
+        shot.stale_reason = None
+
+
+def is_current(shot: Shot) -> bool:
+    """Whether the shot's chosen take was rendered from its current inputs."""
+    take = shot.chosen_take
+    return take is not None and take.input_hash == shot.input_hash and take.status == "scored"
+
+
+def needs_render(shot: Shot) -> bool:
+    """Whether a render run should make a take for this shot."""
+    if shot.status == "rejected":
+        return False
+    return not is_current(shot)
+
+
+def add_take(
+    session: Session, shot: Shot, seed: int, model: str, params: Mapping[str, Any]
+) -> Take:
+    """A new take in state ``rendering`` with the next attempt number.
+
+    The shot row is locked first (``FOR UPDATE``; SQLite transactions are IMMEDIATE), so two
+    processes adding takes to the same shot get distinct attempts and lose nothing.
+    """
+    session.execute(select(Shot.id).where(Shot.id == shot.id).with_for_update())
+    last = session.scalar(select(func.max(Take.attempt)).where(Take.shot_id == shot.id)) or 0
+    take = Take(
+        shot_id=shot.id,
+        attempt=last + 1,
+        seed=seed,
+        model=model,
+        params=dict(params),
+        input_hash=shot.input_hash,
+        status="rendering",
+        timings={},
+    )
+    session.add(take)
+    set_status(shot, "rendering")
+    session.flush()
+    return take
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """Relative paths and checksums of a finished take's files."""
+
+    video: str
+    video_sha256: str
+    last_frame: str
+    last_frame_sha256: str
+    sheet: str
+    sheet_sha256: str
+
+
+def finish_take(
+    take: Take,
+    media: StoredMedia,
+    frame_count: int,
+    fps: float,
+    timings: Mapping[str, float],
+    device: str,
+    cache_skipped: float = 0.0,
+) -> None:
+    """Record a rendered take's media and measurements."""
+    take.media_path, take.media_sha256 = media.video, media.video_sha256
+    take.last_frame_path, take.last_frame_sha256 = media.last_frame, media.last_frame_sha256
+    take.sheet_path, take.sheet_sha256 = media.sheet, media.sheet_sha256
+    take.frame_count, take.fps = frame_count, fps
+    take.timings, take.device, take.cache_skipped = dict(timings), device, cache_skipped
+    take.status = "rendered"
+
+
+def fail_take(take: Take, error: str) -> None:
+    """Record why a take failed."""
+    take.status, take.error = "failed", error
+
+
+def add_scores(session: Session, take: Take, scores: Iterable[Mapping[str, Any]], passed: bool, weighted: float) -> None:
+    """Store every metric of a take and whether it passed overall."""
+    for s in scores:
+        session.add(
+            Score(
+                take_id=take.id,
+                metric=s["metric"],
+                value=float(s["value"]),
+                threshold=s.get("threshold"),
+                passed=s.get("passed"),
+                details=dict(s.get("details") or {}),
+            )
+        )
+    take.passed, take.weighted_score, take.status = passed, weighted, "scored"
+
+
+def choose_take(shot: Shot, take: Take, reason: str) -> None:
+    """Make ``take`` the shot's chosen take (it must be this shot's, and scored)."""
+    if take.shot_id != shot.id:
+        raise Conflict(f"take {take.id} belongs to another shot, not {shot.key!r}")
+    if take.status != "scored":
+        raise Conflict(f"take {take.attempt} of {shot.key!r} is {take.status}; only scored takes can be chosen")
+    shot.chosen_take = take
+    shot.chosen_take_id = take.id
+    take.chosen_reason = reason
+
+
+def add_review(
+    session: Session,
+    shot: Shot,
+    decision: str,
+    take: Take | None = None,
+    notes: str = "",
+    reviewer: str = "",
+    changes: Mapping[str, Any] | None = None,
+) -> Review:
+    """Store a person's decision and apply approve / reject to the shot."""
+    if decision not in DECISIONS:
+        raise Conflict(f"decision {decision!r} is not allowed; use {', '.join(DECISIONS)}")
+    if take is not None and take.shot_id != shot.id:
+        raise Conflict(f"take {take.id} belongs to another shot, not {shot.key!r}")
+    if decision == "approve":
+        target = take or shot.chosen_take
+        if target is None:
+            raise Conflict(f"shot {shot.key!r} has no take to approve")
+        choose_take(shot, target, "approved")
+        set_status(shot, "approved")
+    elif decision == "reject":
+        set_status(shot, "rejected")
+        shot.chosen_take_id, shot.chosen_take = None, None
+    review = Review(
+        shot_id=shot.id,
+        take_id=take.id if take else shot.chosen_take_id,
+        decision=decision,
+        notes=notes,
+        reviewer=reviewer,
+        changes=dict(changes or {}),
+    )
+    session.add(review)
+    session.flush()
+    return review
+
+
+def add_cut(session: Session, project: Project, **fields: Any) -> Cut:
+    """Record an exported cut."""
+    cut = Cut(project_id=project.id, **fields)
+    session.add(cut)
+    session.flush()
+    return cut
+
+
+def recover_interrupted(session: Session, project: Project) -> list[str]:
+    """After a crash: takes left ``rendering`` become failed, their shots pending or stale."""
+    recovered = []
+    for shot in live_shots(session, project):
+        for take in shot.takes:
+            if take.status in ("rendering", "rendered"):
+                fail_take(take, "interrupted before it finished (the process stopped)")
+        if shot.status == "rendering":
+            shot.status = "stale" if shot.chosen_take_id else "pending"
+            recovered.append(shot.key)
+    return recovered
+
+
+def render_seconds(take: Take) -> float:
+    """Seconds a take spent on the model (text encode + denoise + decode)."""
+    t = take.timings or {}
+    return float(t.get("text_encode", 0) + t.get("denoise", 0) + t.get("decode", 0))
