@@ -109,3 +109,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The embedded random tiny open_clip scorer, saved and loaded through local-dir:."""
+    from consistency.embedder import ensure_tiny_clip, load_embedder
+
+    return load_embedder(ensure_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip"))
