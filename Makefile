@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/storyreel plan projects/demo/storyboard.yaml
+	$(VENV)/bin/storyreel render projects/demo/storyboard.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q

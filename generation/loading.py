@@ -42,6 +42,7 @@ class LoadedPipeline:
     lock: threading.Lock = field(default_factory=threading.Lock)
     mag_ratios: dict[int, list[float]] = field(default_factory=dict)
     cache_steps: int | None = None
+    renders: int = 0
     _t2v: Any = None
 
     @property

@@ -146,6 +146,7 @@ def render_take(
         finally:
             counter.detach()
         total = time.perf_counter() - start
+        loaded.renders += 1
         if calibrating and mag:
             loaded.mag_ratios[request.steps] = mag[0]
             loaded.cache_steps = None  # next render enables MagCache with these ratios

@@ -117,3 +117,25 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> object:
     from consistency.embedder import ensure_tiny_clip, load_embedder
 
     return load_embedder(ensure_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """One real Prefect API (test harness) for the whole session, with its own storage."""
+    from prefect.settings import PREFECT_LOGGING_LEVEL, PREFECT_RESULTS_PERSIST_BY_DEFAULT, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings({PREFECT_LOGGING_LEVEL: "WARNING", PREFECT_RESULTS_PERSIST_BY_DEFAULT: False}):
+        with prefect_test_harness(server_startup_timeout=60):
+            yield
+
+
+@pytest.fixture
+def demo_home(tmp_path: Path, tiny_models: dict[str, Path]) -> Path:
+    """A home folder whose embedded tiny model is the session's (no rebuild per test)."""
+    import shutil
+
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    shutil.copytree(tiny_models["wan"], home / "models" / "tiny-wan-i2v")
+    return home

@@ -1,0 +1,127 @@
+"""Everything a render run needs, built once per process from a small job description.
+
+Flow and task parameters stay small (a `RenderJob`: paths and ids); each process turns the
+job into a `RenderContext` — parsed storyboard, shot graph, engine, store, load options —
+once, and every task in that process reuses it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
+
+from flows.settings import AppSettings, load_settings
+from generation.types import LoadOptions
+from shots.families import spec_for_model
+from shots.graph import ShotGraph, plan_storyboard
+from shots.loading import load_storyboard
+from shots.models import Storyboard
+from storage.artifacts import ArtifactStore
+from storage.db import open_database
+
+
+class RenderJob(BaseModel):
+    """The parameters of a render flow run (small and JSON: never frames)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    storyboard: str
+    project: str
+    home: str
+    database_url: str
+    model: str | None = None
+    only: tuple[str, ...] = ()
+    force: bool = False
+    seed: int | None = None
+    prompt: str | None = None
+    cascade: bool = False
+    review: str = "off"
+    export: bool = True
+    revision: str = ""  # SHA-256 of the storyboard file when the run started
+
+
+@dataclass
+class RenderContext:
+    """A job resolved in this process."""
+
+    job: RenderJob
+    settings: AppSettings
+    board: Storyboard
+    graph: ShotGraph
+    engine: Engine
+    store: ArtifactStore
+    model_dir: str
+    degraded: bool = False  # set after CUDA OOM: retries use VAE tiling (and offload on CUDA)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_dir(self) -> Path:
+        """The storyboard's folder (references and audio are relative to it)."""
+        return Path(self.job.storyboard).resolve().parent
+
+    def load_options(self) -> LoadOptions:
+        """Load-time knobs from the storyboard settings (plus the OOM fallback)."""
+        s = self.board.settings
+        device = s.device
+        return LoadOptions(
+            device=device,
+            dtype=s.dtype,
+            cache=s.cache,
+            compile=s.compile,
+            vae_tiling=s.vae_tiling or self.degraded,
+            cpu_offload=s.cpu_offload or (self.degraded and device.startswith("cuda")),
+        )
+
+    def scorer(self) -> str:
+        """The scorer spec, with ``tiny`` resolved to the embedded model's folder."""
+        spec = self.board.settings.scorer
+        if spec != "tiny":
+            return spec
+        from consistency.embedder import ensure_tiny_clip
+
+        return ensure_tiny_clip(self.settings.models_dir / "tiny-clip")
+
+
+_CONTEXTS: dict[RenderJob, RenderContext] = {}
+_GUARD = threading.Lock()
+
+
+def board_for(job: RenderJob) -> Storyboard:
+    """The job's storyboard with any ``--model`` override applied."""
+    board = load_storyboard(job.storyboard)
+    if job.model:
+        settings = board.settings.model_copy(update={"model": job.model})
+        board = board.model_copy(update={"settings": settings})
+    return board
+
+
+def with_revision(job: RenderJob) -> RenderJob:
+    """The job pinned to the storyboard's current content (an edited file is a new context)."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(job.storyboard).read_bytes()).hexdigest()
+    return job.model_copy(update={"revision": digest})
+
+
+def context_for(job: RenderJob) -> RenderContext:
+    """The process-wide context of ``job`` (built on first use)."""
+    with _GUARD:
+        if job not in _CONTEXTS:
+            settings = load_settings(job.home, job.database_url)
+            board = board_for(job)
+            model_dir = settings.resolve_model(board.settings.model)
+            graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
+            _CONTEXTS[job] = RenderContext(
+                job=job,
+                settings=settings,
+                board=board,
+                graph=graph,
+                engine=open_database(job.database_url),
+                store=ArtifactStore(settings.home),
+                model_dir=model_dir,
+            )
+        return _CONTEXTS[job]

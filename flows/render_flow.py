@@ -1,0 +1,133 @@
+"""The Prefect render flow: submit, render chains (in parallel), choose takes, stitch the cut.
+
+Reads like the pipeline: every chain of shots is a task that renders its shots in order
+(each shot a task with retries on transient GPU errors); chains run concurrently; the cut is
+stitched when every shot has a chosen take. Parameters are a small `RenderJob`, never frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows import progress
+from flows.context import RenderJob, context_for, with_revision
+from flows.export import export_cut
+from flows.store import transaction
+from flows.work import ShotResult, estimated_seconds, render_shot
+from shots.errors import TransientGenerationError
+from storage.repo import get_project, get_shot, recover_interrupted
+from storage.tracking import submit
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only errors worth retrying (CUDA OOM and the like)."""
+    try:
+        state.result()
+    except TransientGenerationError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="render-shot", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient)
+def render_shot_task(job: RenderJob, key: str) -> dict[str, Any]:
+    """Render one shot (takes, scores, choice) and publish its table as an artifact."""
+    ctx = context_for(job)
+    result = render_shot(ctx, key, progress.step_callback(key))
+    progress.shot_done(key, "rendered" if result.rendered else "up to date")
+    if result.rendered:
+        _shot_artifact(job, result)
+    return result.__dict__
+
+
+@task(name="render-chain")
+def render_chain_task(job: RenderJob, chain: tuple[str, ...], progress_id: Any = None) -> list[dict[str, Any]]:
+    """Render a chain's shots in order: each continues from the one before."""
+    results = []
+    for key in chain:
+        result = render_shot_task(job, key)
+        results.append(result)
+        if progress_id is not None:
+            _advance(progress_id)
+        if result["error"] or (result["chosen"] is None and result["rendered"]):
+            break  # the rest of the chain has nothing to continue from
+    return results
+
+
+_DONE: dict[Any, int] = {}
+
+
+def _advance(progress_id: Any) -> None:
+    _DONE[progress_id] = _DONE.get(progress_id, 0) + 1
+    update_progress_artifact(progress_id, min(100.0, 100.0 * _DONE[progress_id] / _DONE.get(("total", progress_id), 1)))
+
+
+def _shot_artifact(job: RenderJob, result: ShotResult) -> None:
+    ctx = context_for(job)
+    with transaction(ctx.engine) as session:
+        shot = get_shot(session, get_project(session, job.project), result.shot)
+        rows = []
+        for take in shot.takes:
+            if take.attempt not in result.takes:
+                continue
+            scores = ", ".join(f"{s.metric} {s.value:.3f}{'' if s.passed is None else (' ✓' if s.passed else ' ✗')}" for s in take.scores)
+            timing = take.timings or {}
+            rows.append(f"| {take.attempt} | {take.seed} | {take.status} | {scores or take.error or ''} | {timing.get('denoise', 0):.2f} / {timing.get('decode', 0):.2f} / {timing.get('encode', 0):.2f} |")
+    chosen = f"take {result.chosen} ({result.reason})" if result.chosen else f"none — {result.error}"
+    create_markdown_artifact(
+        key=f"{job.project}-{result.shot}".lower().replace("_", "-").replace(".", "-"),
+        markdown="\n".join([f"### Shot {result.shot}: {chosen}", "", "| take | seed | status | scores | denoise / decode / encode s |", "|---|---|---|---|---|", *rows]),
+        description=f"Takes of shot {result.shot}",
+    )
+
+
+@flow(name="storyreel-render", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)
+def render_flow(job: RenderJob) -> dict[str, Any]:
+    """Render every pending or stale shot of a storyboard, then stitch the cut."""
+    log = get_run_logger()
+    job = with_revision(job)
+    ctx = context_for(job)
+    # 1. record the storyboard version and mark stale shots
+    with transaction(ctx.engine) as session:
+        project, changes = submit(session, job.project, Path(job.storyboard), ctx.board, ctx.graph, ctx.board.settings.model)
+        recovered = recover_interrupted(session, project)
+    cleaned = ctx.store.clean_staging(job.project)
+    if recovered or cleaned:
+        log.info("resumed after an interruption: %s shots reset, %s partial files removed", len(recovered), cleaned)
+    # 2. which chains have work: all of them, or only the asked shots (and their chains with --cascade)
+    chains = []
+    for chain in ctx.graph.chains:
+        if job.only:
+            keys = [k for k in chain if k in job.only]
+            if keys and job.cascade:
+                keys = chain[chain.index(keys[0]):]
+            chain = tuple(keys)
+        if chain:
+            chains.append(chain)
+    total = sum(len(c) for c in chains)
+    progress_id = create_progress_artifact(0.0, description=f"{job.project}: shots rendered")
+    _DONE[("total", progress_id)] = max(1, total)
+    # 3. chains are independent: render them concurrently
+    futures = [render_chain_task.submit(job, chain, progress_id) for chain in chains]
+    results = [r for f in futures for r in f.result()]
+    failed = [r for r in results if r["error"]]
+    summary: dict[str, Any] = {"project": job.project, "changes": [c.as_dict() for c in changes], "shots": results, "cut": None}
+    if job.only and not job.cascade:
+        stale = sorted({k for r in results for k in r["stale_downstream"]})
+        summary["stale_downstream"] = estimated_seconds(ctx, stale)
+    # 4. stitch the cut when every shot has a chosen take
+    if job.export and not failed:
+        cut = export_cut(ctx.settings, job.project, allow_unapproved=True)
+        summary["cut"] = {"path": str(cut.path), "frames": cut.frames, "fps": cut.fps, "seconds": cut.seconds, "audio": cut.has_audio}
+        log.info("cut: %s (%s frames)", cut.path, cut.frames)
+    if failed:
+        message = "; ".join(f"{r['shot']}: {r['error']}" for r in failed)
+        return Failed(message=f"{len(failed)} shots failed — {message}", data=summary)  # type: ignore[return-value]
+    return summary

@@ -1,0 +1,230 @@
+"""The work of one shot: start frame, takes until one passes, scores, media, the choice.
+
+Plain functions over a `RenderContext`; the Prefect tasks in `flows.render_flow` call them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from consistency.color import match_color
+from consistency.embedder import load_embedder
+from consistency.metrics import color_distance
+from consistency.policy import MetricScore, Outcome, RerollPolicy, TakeScores, judge, resolve_thresholds
+from consistency.scoring import score_take
+from flows.context import RenderContext
+from flows.store import transaction
+from generation.encode import contact_sheet, encode_mp4, read_video, save_png
+from generation.frames import load_image
+from generation.keyframes import StartFrame, from_previous, from_reference, from_text
+from generation.loading import load_pipeline
+from generation.render import render_take
+from generation.types import RenderRequest
+from shots.checks import resolve_asset
+from shots.errors import GenerationError, ScoringError, StitchError, TransientGenerationError
+from shots.graph import PlannedShot, take_seed
+from storage.repo import (
+    StoredMedia,
+    add_scores,
+    add_take,
+    choose_take,
+    fail_take,
+    finish_take,
+    get_project,
+    get_shot,
+    is_current,
+    live_shots,
+    needs_render,
+    set_status,
+)
+from storage.schema import Shot, Take
+from storage.tracking import propagate
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ShotResult:
+    """What happened to one shot in a run."""
+
+    shot: str
+    rendered: bool
+    takes: list[int] = field(default_factory=list)
+    chosen: int | None = None
+    reason: str | None = None
+    error: str | None = None
+    stale_downstream: list[str] = field(default_factory=list)
+
+
+def _take_frames(ctx: RenderContext, take: Take) -> np.ndarray:
+    return read_video(ctx.store.path(take.media_path))
+
+
+def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot) -> StartFrame:
+    """The conditioning frame of a shot (see `generation.keyframes`)."""
+    s = ctx.board.settings
+    if planned.conditioned_on:
+        up = get_shot(session, get_project(session, ctx.job.project), planned.conditioned_on)
+        if not is_current(up):
+            raise GenerationError(f"shot {planned.id} continues {up.key}, which has no current chosen take")
+        frames = _take_frames(ctx, up.chosen_take)
+        return from_previous(frames, planned.width, planned.height, s.keyframe, s.keyframe_window)
+    if planned.reference:
+        return from_reference(resolve_asset(ctx.base_dir, planned.reference), planned.width, planned.height)
+    loaded = load_pipeline(ctx.model_dir, ctx.load_options())
+    return from_text(planned.prompt.prompt, planned.width, planned.height, planned.seed, s.t2i_model, loaded.backend.t2v_class is not None, loaded.options.device)
+
+
+def identity_references(ctx: RenderContext, session: Session, planned: PlannedShot) -> list[np.ndarray]:
+    """Each present character's reference image, else its first approved appearance."""
+    images = []
+    earlier = [s for s in live_shots(session, get_project(session, ctx.job.project)) if s.position < planned.position]
+    for cid in planned.characters:
+        character = ctx.board.characters[cid]
+        if character.reference:
+            images.append(load_image(resolve_asset(ctx.base_dir, character.reference), planned.width, planned.height))
+            continue
+        for shot in earlier:
+            if cid in ctx.graph.shot(shot.key).characters and shot.status == "approved" and is_current(shot):
+                frames = _take_frames(ctx, shot.chosen_take)
+                images.append(frames[len(frames) // 2])
+                break
+    return images
+
+
+def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, start: StartFrame) -> np.ndarray | None:
+    """First frame of the scene's first shot (this shot's own start when it is that shot)."""
+    first = next(p for p in ctx.graph.shots if p.scene == planned.scene)
+    if first.id == planned.id:
+        return None if start.text_only else start.image
+    shot = get_shot(session, get_project(session, ctx.job.project), first.id)
+    return _take_frames(ctx, shot.chosen_take)[0] if is_current(shot) else None
+
+
+def _outcome(take: Take) -> Outcome:
+    scores = TakeScores(tuple(MetricScore(s.metric, s.value, s.threshold, s.passed, s.details or {}) for s in take.scores))
+    return Outcome(take.attempt, take.seed, scores)
+
+
+def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray, fps: int) -> StoredMedia:
+    files = ctx.store.take_files(ctx.job.project, shot.key, take.attempt)
+    staging = ctx.store.staging(ctx.job.project)
+    stem = f"{shot.key}-{take.attempt}"
+    encode_mp4(frames, fps, staging / f"{stem}.mp4")
+    save_png(frames[-1], staging / f"{stem}.last.png")
+    save_png(contact_sheet(frames, f"{shot.key}  take {take.attempt}  seed {take.seed}"), staging / f"{stem}.sheet.png")
+    return StoredMedia(
+        files.video, ctx.store.put(staging / f"{stem}.mp4", files.video),
+        files.last_frame, ctx.store.put(staging / f"{stem}.last.png", files.last_frame),
+        files.sheet, ctx.store.put(staging / f"{stem}.sheet.png", files.sheet),
+    )
+
+
+def render_attempt(ctx: RenderContext, key: str, seed: int, progress: Progress | None = None) -> Outcome:
+    """Render, colour-match, score and store one take of shot ``key``."""
+    planned = ctx.graph.shot(key)
+    prompt = ctx.job.prompt if ctx.job.prompt and key in ctx.job.only else planned.prompt.prompt
+    with transaction(ctx.engine) as session:
+        shot = get_shot(session, get_project(session, ctx.job.project), key)
+        start = start_frame(ctx, session, planned)
+        references = identity_references(ctx, session, planned)
+        anchor = scene_anchor(ctx, session, planned, start)
+        take = add_take(session, shot, seed, ctx.board.settings.model, {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source})
+        take_id, attempt = take.id, take.attempt
+    try:
+        loaded = load_pipeline(ctx.model_dir, ctx.load_options())
+        first_use = loaded.renders == 0
+        request = RenderRequest(prompt, planned.prompt.negative_prompt, start.image, planned.width, planned.height,
+                                planned.frames, planned.steps, planned.guidance, seed, ctx.board.settings.attention_backend)
+        result = render_take(loaded, request, planned.fps, progress, text_only=start.text_only)
+        if first_use:  # the first take of a process pays for loading the model
+            result.timings.load = loaded.load_seconds
+        frames = result.frames
+        condition = None if start.text_only or not planned.conditioned_on else start.image
+        extra: list[MetricScore] = []
+        match = ctx.board.settings.color_match
+        target = (anchor if match == "scene" else condition) if match != "off" else None
+        if target is not None:
+            before = color_distance(frames, target)
+            frames = match_color(frames, target)
+            extra.append(judge("color_match", color_distance(frames, target), None, {"before": round(before, 3), "mode": match}))
+        thresholds = resolve_thresholds(ctx.board.settings.thresholds, planned.thresholds)
+        scores = score_take(load_embedder(ctx.scorer(), "cpu"), frames, prompt, references=references,
+                            condition=condition, scene_anchor=anchor, thresholds=thresholds)
+        scores = TakeScores(scores.scores + tuple(extra))
+        t0 = time.perf_counter()
+        with transaction(ctx.engine) as session:
+            take = session.get(Take, take_id)
+            media = _store_media(ctx, take.shot, take, frames, planned.fps)
+            result.timings.encode = time.perf_counter() - t0
+            finish_take(take, media, len(frames), planned.fps, result.timings.as_dict(), result.device, result.cache_skipped)
+            add_scores(session, take, [s.as_dict() for s in scores.scores], scores.passed, scores.weighted)
+        return Outcome(attempt, seed, scores)
+    except TransientGenerationError as exc:
+        _fail(ctx, take_id, f"transient: {exc}")
+        ctx.degraded = True
+        raise
+    except (GenerationError, ScoringError, StitchError, ValueError) as exc:
+        _fail(ctx, take_id, str(exc))
+        return Outcome(attempt, seed, None, str(exc))
+
+
+def _fail(ctx: RenderContext, take_id: int, message: str) -> None:
+    with transaction(ctx.engine) as session:
+        take = session.get(Take, take_id)
+        fail_take(take, message)
+
+
+def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) -> ShotResult:
+    """Render shot ``key`` until a take passes or ``max_takes`` is reached, then choose one."""
+    forced = ctx.job.force and key in ctx.job.only
+    with transaction(ctx.engine) as session:
+        shot = get_shot(session, get_project(session, ctx.job.project), key)
+        if not forced and not needs_render(shot):
+            return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
+        done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
+        previous = len(shot.takes)
+    planned = ctx.graph.shot(key)
+    policy = RerollPolicy(ctx.board.settings.max_takes if not forced else 1)
+    base = ctx.job.seed if forced and ctx.job.seed is not None else planned.seed
+    offset = previous if forced and ctx.job.seed is None else 0  # a re-render draws a new seed
+
+    def attempt_fn(attempt: int, _seed: int) -> Outcome:
+        return render_attempt(ctx, key, take_seed(base, attempt - 1 + offset), progress)
+
+    outcomes, chosen = policy.run(base, attempt_fn, done)
+    result = ShotResult(key, rendered=True, takes=[o.attempt for o in outcomes])
+    with transaction(ctx.engine) as session:
+        project = get_project(session, ctx.job.project)
+        shot = get_shot(session, project, key)
+        if chosen is None:
+            errors = "; ".join(o.error for o in outcomes if o.error)
+            set_status(shot, "failed")
+            result.error = errors or "no take was rendered"
+            return result
+        best, reason = chosen
+        if forced and reason != "passed" and shot.chosen_take_id is not None:
+            reason = "kept_previous"  # a failing re-render does not replace the chosen take
+        else:
+            take = next(t for t in shot.takes if t.attempt == best.attempt)
+            choose_take(shot, take, reason)
+        set_status(shot, "scored" if shot.status != "approved" else "approved")
+        result.chosen, result.reason = (shot.chosen_take.attempt if shot.chosen_take else None), reason
+        changes = propagate(session, project)
+        result.stale_downstream = [k for k in ctx.graph.downstream(key) if changes.get(k, ("",))[0] == "stale"]
+    return result
+
+
+def estimated_seconds(ctx: RenderContext, keys: list[str]) -> dict[str, float]:
+    """Estimated render seconds per shot, from the project's measured seconds per frame·step."""
+    with transaction(ctx.engine) as session:
+        takes = [t for s in live_shots(session, get_project(session, ctx.job.project)) for t in s.takes if t.status == "scored"]
+        work = sum((t.frame_count or 0) * int(t.params.get("steps", 1)) for t in takes)
+        spent = sum(float(t.timings.get("denoise", 0)) + float(t.timings.get("decode", 0)) for t in takes)
+    rate = spent / work if work else 0.0
+    return {k: round(rate * ctx.graph.shot(k).frames * ctx.graph.shot(k).steps, 2) for k in keys}

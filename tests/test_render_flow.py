@@ -1,0 +1,212 @@
+"""The render flow end to end: tiny model, real Prefect API, real ffmpeg, SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from flows.context import RenderJob
+from flows.export import export_cut
+from flows.settings import load_settings
+from flows.store import project_status, transaction
+from generation.encode import probe
+from shots.errors import Conflict
+from shots.graph import take_seed
+from storage.artifacts import ArtifactStore
+from storage.db import open_database
+from storage.repo import get_project, live_shots
+from storage.schema import Cut, Score, Take
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+BOARD = """\
+title: End to end
+settings:
+  model: tiny
+  width: 32
+  height: 32
+  fps: 16
+  steps: 2
+  seed: 1
+  max_takes: 2
+  audio: bed.wav
+  thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null}
+characters:
+  red: {description: a red circle}
+scenes:
+  - id: one
+    shots:
+      - {id: a, prompt: a red circle moves right, characters: [red], duration: 1, transition: {crossfade: 0.25}}
+      - {id: b, prompt: a red circle grows, duration: 1, thresholds: {flicker: 1.01}}
+  - id: two
+    shots:
+      - {id: c, prompt: a blue square, duration: 0.5}
+"""
+
+
+def _wav(path: Path, seconds: float = 1.0) -> None:
+    rate = 8000
+    data = (np.sin(np.arange(int(seconds * rate)) / rate * 2 * np.pi * 330) * 9000).astype(np.int16)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(data.tobytes())
+
+
+@pytest.fixture
+def film(tmp_path: Path, demo_home: Path) -> dict:
+    folder = tmp_path / "film"
+    folder.mkdir()
+    (folder / "storyboard.yaml").write_text(BOARD)
+    _wav(folder / "bed.wav")
+    url = f"sqlite:///{demo_home / 'storyreel.db'}"
+    job = RenderJob(storyboard=str(folder / "storyboard.yaml"), project="film", home=str(demo_home), database_url=url)
+    return {"job": job, "settings": load_settings(demo_home, url), "folder": folder, "home": demo_home, "url": url}
+
+
+def _render(job: RenderJob) -> dict:
+    from flows.render_flow import render_flow
+
+    state = render_flow(job, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    assert isinstance(summary, dict), state.message
+    return summary
+
+
+def _takes(film: dict) -> dict[str, list[Take]]:
+    with transaction(open_database(film["url"])) as s:
+        return {shot.key: list(shot.takes) for shot in live_shots(s, get_project(s, "film"))}
+
+
+def test_render_end_to_end(prefect_harness, film: dict) -> None:
+    summary = _render(film["job"])
+    # the cut: Σ frames − crossfade overlap, at the asked fps, with the audio bed
+    assert summary["cut"]["frames"] == 17 + 17 + 9 - 4
+    info = probe(Path(summary["cut"]["path"]))
+    assert (info.frames, info.fps, info.has_audio) == (39, 16, True)
+    takes = _takes(film)
+    # b cannot pass (flicker ≤ 1 < 1.01): re-rolled with the next seed, up to max_takes
+    assert [t.attempt for t in takes["b"]] == [1, 2]
+    from shots import load_storyboard, plan_storyboard
+
+    seed_b = plan_storyboard(load_storyboard(film["folder"] / "storyboard.yaml")).shot("b").seed
+    assert [t.seed for t in takes["b"]] == [take_seed(seed_b, 0), take_seed(seed_b, 1)]
+    assert len(takes["a"]) == len(takes["c"]) == 1
+    with transaction(open_database(film["url"])) as s:
+        scores = s.scalars(sa.select(Score)).all()
+        assert {(sc.take_id, sc.metric) for sc in scores} >= {(t.id, "flicker") for ts in takes.values() for t in ts}
+        assert s.scalar(sa.select(sa.func.count()).select_from(Cut)) == 1
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["b"]["passed"] is False and rows["a"]["passed"] is True
+    assert rows["b"]["scores"]["boundary"]["passed"] is None  # measured, not judged
+    store = ArtifactStore(film["home"])
+    for ts in takes.values():
+        for t in ts:
+            assert store.verify(t.media_path, t.media_sha256) == "ok"
+            assert t.timings["denoise"] > 0 and t.frame_count in (17, 9)
+
+    # an unchanged storyboard renders nothing
+    again = _render(film["job"])
+    assert not any(r["rendered"] for r in again["shots"])
+    assert {k: len(v) for k, v in _takes(film).items()} == {"a": 1, "b": 2, "c": 1}
+
+    # editing one shot re-renders that shot and the rest of its chain only
+    (film["folder"] / "storyboard.yaml").write_text(BOARD.replace("a red circle moves right", "a red circle moves left"))
+    edited = _render(film["job"])
+    assert sorted(r["shot"] for r in edited["shots"] if r["rendered"]) == ["a", "b"]
+    assert len(_takes(film)["c"]) == 1
+
+    # export refuses shots whose chosen take failed its checks, and lists them
+    with pytest.raises(Conflict, match="b: chosen take failed its checks"):
+        export_cut(film["settings"], "film")
+    cut = export_cut(film["settings"], "film", otio=film["folder"] / "cut.otio", allow_unapproved=True)
+    import opentimelineio as otio
+
+    track = otio.adapters.read_from_file(str(film["folder"] / "cut.otio")).tracks[0]
+    assert [c.name.split()[0] for c in track.find_clips()] == ["a", "b", "c"]
+    assert track.duration().to_frames() == cut.frames == 39
+
+
+def test_rerender_only_that_shot_then_cascade(prefect_harness, film: dict) -> None:
+    _render(film["job"])
+    before = {k: len(v) for k, v in _takes(film).items()}
+    job = film["job"].model_copy(update={"only": ("a",), "force": True})
+    summary = _render(job)
+    after = {k: len(v) for k, v in _takes(film).items()}
+    assert after == {**before, "a": before["a"] + 1}  # nothing else rendered
+    assert list(summary["stale_downstream"]) == ["b"]  # listed with its estimated cost
+    assert summary["stale_downstream"]["b"] > 0
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["b"]["status"] == "stale" and rows["b"]["stale_reason"] == "upstream a has a new take"
+    assert rows["c"]["status"] == "scored" and not rows["c"]["stale"]
+    cascade = film["job"].model_copy(update={"only": ("a",), "force": True, "cascade": True, "seed": 77})
+    _render(cascade)
+    final = _takes(film)
+    assert final["a"][-1].seed == 77
+    assert len(final["b"]) > after["b"] and len(final["c"]) == after["c"]
+
+
+def test_cli_render_exits_nonzero_and_names_a_failed_shot(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    board = BOARD.replace("  max_takes: 2\n", "  max_takes: 1\n  width: 40\n").replace("  width: 32\n", "", 1)
+    (film["folder"] / "storyboard.yaml").write_text(board)
+    code, _, err = run_cli("render", str(film["folder"] / "storyboard.yaml"), "--home", str(film["home"]))
+    assert code == 2 and "settings.width: 40 is not allowed" in err  # bad input: before any work
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_resume_after_kill_9(prefect_harness, film: dict) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    board = BOARD.replace("width: 32", "width: 64").replace("height: 32", "height: 64").replace("steps: 2", "steps: 6")
+    board = board.replace("duration: 1,", "duration: 3,").replace("duration: 0.5}", "duration: 3}")
+    (film["folder"] / "storyboard.yaml").write_text(board)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "STORYREEL_DATABASE_URL": film["url"], "HF_HUB_OFFLINE": "1"}
+    exe = ROOT / ".venv" / "bin" / "storyreel"
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "flows.cli"]),
+           "render", str(film["folder"] / "storyboard.yaml"), "--project", "film", "--home", str(film["home"]), "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+    def one_scored() -> bool:
+        try:
+            takes = _takes(film)
+        except Exception:
+            return False
+        return any(t.status == "scored" for ts in takes.values() for t in ts)
+
+    assert _wait_for(one_scored, 240), proc.stderr.read().decode() if proc.poll() is not None else "no take scored"
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-render: other takes are being rendered
+    proc.wait()
+    before = {t.id: (t.status, t.media_sha256) for ts in _takes(film).values() for t in ts}
+    scored_before = {i for i, (st, _) in before.items() if st == "scored"}
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    summary = json.loads(rerun.stdout)
+    after = {t.id: t for ts in _takes(film).values() for t in ts}
+    assert all(after[i].status == "scored" and after[i].media_sha256 == before[i][1] for i in scored_before)  # kept
+    assert not any(t.status in ("rendering", "rendered") for t in after.values())  # nothing half-done
+    store = ArtifactStore(film["home"])
+    assert not list((film["home"] / "film" / ".staging").glob("*")) if (film["home"] / "film" / ".staging").exists() else True
+    for t in after.values():
+        if t.status == "scored":
+            assert store.verify(t.media_path, t.media_sha256) == "ok"
+    assert summary["cut"]["frames"] == 49 + 49 + 49 - 4
