@@ -29,7 +29,7 @@ Progress = Callable[[int, int], None]
 
 
 @contextlib.contextmanager
-def _phase_timer(pipe: Any, timings: Timings) -> Iterator[None]:
+def phase_timer(pipe: Any, timings: Timings) -> Iterator[None]:
     """Time the text encoder's forward and the VAE's decode inside one pipeline call."""
     handles = []
     started: list[float] = []
@@ -135,7 +135,7 @@ def render_take(
             counter.attach(denoisers(pipe, backend.transformers))
         start = time.perf_counter()
         try:
-            with attention_scope(request.attention_backend), _phase_timer(pipe, timings), (
+            with attention_scope(request.attention_backend), phase_timer(pipe, timings), (
                 capture_mag_ratios() if calibrating else contextlib.nullcontext()
             ) as mag, torch.inference_mode():
                 output = pipe(**kwargs)

@@ -210,3 +210,36 @@ def test_resume_after_kill_9(prefect_harness, film: dict) -> None:
         if t.status == "scored":
             assert store.verify(t.media_path, t.media_sha256) == "ok"
     assert summary["cut"]["frames"] == 49 + 49 + 49 - 4
+
+
+def test_oom_is_recorded_then_retried_with_vae_tiling(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    import flows.work
+    from generation.loading import PIPELINES
+
+    real = flows.work.render_take
+    calls = {"n": 0}
+
+    def oom_once(loaded, request, fps, progress=None, text_only=False):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            def boom(*args, **kwargs):  # the first forward runs out of GPU memory
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+            original = loaded.pipe.transformer.forward
+            loaded.pipe.transformer.forward = boom
+            try:
+                return real(loaded, request, fps, progress, text_only)
+            finally:
+                loaded.pipe.transformer.forward = original
+        return real(loaded, request, fps, progress, text_only)
+
+    monkeypatch.setattr(flows.work, "render_take", oom_once)
+    job = film["job"].model_copy(update={"export": False})
+    _render(job)
+    takes = _takes(film)
+    failed = [t for ts in takes.values() for t in ts if t.status == "failed"]
+    assert len(failed) == 1 and failed[0].error.startswith("transient: out of GPU memory")
+    assert all(any(t.status == "scored" for t in ts) for ts in takes.values())
+    assert any(options.vae_tiling for (_, options) in PIPELINES.loads)  # the retry degraded
