@@ -248,6 +248,11 @@ def _print_summary(settings: AppSettings, summary: dict[str, Any]) -> None:
     if summary.get("cut"):
         cut = summary["cut"]
         console.print(f"[bold green]Cut:[/] {escape(cut['path'])} — {cut['frames']} frames, {cut['seconds']:.2f} s at {cut['fps']:g} fps")
+    elif summary.get("not_in_cut"):
+        console.print(
+            f"[yellow]No new cut:[/] {', '.join(summary['not_in_cut'])} have no current take. "
+            f"Run `storyreel render` to render them, or `storyreel export {escape(summary['project'])} --allow-unapproved`."
+        )
 
 
 @app.command("render")

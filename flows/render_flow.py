@@ -21,7 +21,7 @@ from flows.export import export_cut
 from flows.store import transaction
 from flows.work import ShotResult, estimated_seconds, render_shot
 from shots.errors import TransientGenerationError
-from storage.repo import get_project, get_shot, recover_interrupted
+from storage.repo import get_project, get_shot, is_current, live_shots, recover_interrupted
 from storage.tracking import submit
 
 
@@ -122,8 +122,11 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
     if job.only and not job.cascade:
         stale = sorted({k for r in results for k in r["stale_downstream"]})
         summary["stale_downstream"] = estimated_seconds(ctx, stale)
-    # 4. stitch the cut when every shot has a chosen take
-    if job.export and not failed:
+    # 4. stitch the cut when every shot has a current chosen take
+    with transaction(ctx.engine) as session:
+        waiting = [s.key for s in live_shots(session, get_project(session, job.project)) if not is_current(s)]
+    summary["not_in_cut"] = waiting
+    if job.export and not failed and not waiting:
         cut = export_cut(ctx.settings, job.project, allow_unapproved=True)
         summary["cut"] = {"path": str(cut.path), "frames": cut.frames, "fps": cut.fps, "seconds": cut.seconds, "audio": cut.has_audio}
         log.info("cut: %s (%s frames)", cut.path, cut.frames)

@@ -148,6 +148,7 @@ def test_rerender_only_that_shot_then_cascade(prefect_harness, film: dict) -> No
     assert after == {**before, "a": before["a"] + 1}  # nothing else rendered
     assert list(summary["stale_downstream"]) == ["b"]  # listed with its estimated cost
     assert summary["stale_downstream"]["b"] > 0
+    assert summary["cut"] is None and summary["not_in_cut"] == ["b"]  # no cut with a stale take
     rows = {r["id"]: r for r in project_status(film["settings"], "film")}
     assert rows["b"]["status"] == "stale" and rows["b"]["stale_reason"] == "upstream a has a new take"
     assert rows["c"]["status"] == "scored" and not rows["c"]["stale"]
