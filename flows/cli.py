@@ -227,6 +227,19 @@ def _run_render(job: Any, total: int, as_json: bool) -> dict[str, Any]:
     return summary
 
 
+def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: bool) -> None:
+    """Run the flow, print its summary (table or JSON), exit 1 when a shot failed."""
+    from shots.errors import GenerationError
+
+    summary = _run_render(job, total, as_json)
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(settings, summary)
+    if summary.get("failed"):
+        raise GenerationError(summary["failed"])
+
+
 def _print_summary(settings: AppSettings, summary: dict[str, Any]) -> None:
     from flows.store import project_status
 
@@ -272,15 +285,7 @@ def render_command(
     board = load_storyboard(file)  # bad input fails here, before any model work
     name = project_name(file, project)
     job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url, model=model)
-    summary = _run_render(job, len(board.shot_list()), as_json)
-    if as_json:
-        print(json.dumps(summary, indent=2, default=str))
-    else:
-        _print_summary(settings, summary)
-    if summary.get("failed"):
-        from shots.errors import GenerationError
-
-        raise GenerationError(summary["failed"])
+    _render_and_report(settings, job, len(board.shot_list()), as_json)
 
 
 @app.command("rerender")
@@ -308,15 +313,7 @@ def rerender_command(
         raise ConfigError(f"--seed {seed} is not allowed; use 0 … 4294967295")
     job = RenderJob(storyboard=storyboard, project=project, home=str(settings.home), database_url=settings.database_url,
                     only=(shot,), force=True, seed=seed, prompt=prompt, cascade=cascade)
-    summary = _run_render(job, 1, as_json)
-    if as_json:
-        print(json.dumps(summary, indent=2, default=str))
-    else:
-        _print_summary(settings, summary)
-    if summary.get("failed"):
-        from shots.errors import GenerationError
-
-        raise GenerationError(summary["failed"])
+    _render_and_report(settings, job, 1, as_json)
 
 
 @app.command("export")
