@@ -18,7 +18,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
 
 from consistency.embedder import load_embedder, make_tiny_clip  # noqa: E402
 from consistency.scoring import score_take  # noqa: E402

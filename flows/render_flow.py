@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -21,7 +25,13 @@ from flows.export import export_cut
 from flows.store import transaction
 from flows.work import ShotResult, estimated_seconds, render_shot
 from shots.errors import TransientGenerationError
-from storage.repo import get_project, get_shot, is_current, live_shots, recover_interrupted
+from storage.repo import (
+    get_project,
+    get_shot,
+    is_current,
+    live_shots,
+    recover_interrupted,
+)
 from storage.tracking import submit
 
 

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from consistency.color import match_color
 from consistency.embedder import load_embedder
 from consistency.metrics import color_distance
-from consistency.policy import MetricScore, Outcome, RerollPolicy, TakeScores, judge, resolve_thresholds
+from consistency.policy import (
+    MetricScore,
+    Outcome,
+    RerollPolicy,
+    TakeScores,
+    judge,
+    resolve_thresholds,
+)
 from consistency.scoring import score_take
 from flows.context import RenderContext
 from flows.store import transaction
@@ -26,7 +33,12 @@ from generation.loading import load_pipeline
 from generation.render import render_take
 from generation.types import RenderRequest
 from shots.checks import resolve_asset
-from shots.errors import GenerationError, ScoringError, StitchError, TransientGenerationError
+from shots.errors import (
+    GenerationError,
+    ScoringError,
+    StitchError,
+    TransientGenerationError,
+)
 from shots.graph import PlannedShot, take_seed
 from storage.repo import (
     StoredMedia,

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from generation.backends import BACKENDS, Backend
-from generation.speed import cache_config, denoisers, resolve_device, resolve_dtype, set_cache
+from generation.speed import (
+    cache_config,
+    denoisers,
+    resolve_device,
+    resolve_dtype,
+    set_cache,
+)
 from generation.types import LoadOptions
 from shots.errors import ConfigError, ModelLoadError
 from shots.families import PIPELINE_CLASSES, family_of_index

@@ -132,7 +132,10 @@ def attention_scope(name: str | None) -> Iterator[None]:
     if not name:
         yield
         return
-    from diffusers.models.attention_dispatch import AttentionBackendName, attention_backend
+    from diffusers.models.attention_dispatch import (
+        AttentionBackendName,
+        attention_backend,
+    )
 
     allowed = [b.value for b in AttentionBackendName]
     if name not in allowed:

@@ -11,10 +11,9 @@ our error messages need, so this follows the spec directly.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from shots.parsing import Locator
 

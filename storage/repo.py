@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shots.errors import Conflict, NotFound
-from storage.schema import DECISIONS, SHOT_STATUSES, Cut, Project, Review, Score, Shot, Take
+from storage.schema import (
+    DECISIONS,
+    SHOT_STATUSES,
+    Cut,
+    Project,
+    Review,
+    Score,
+    Shot,
+    Take,
+)
 
 # Which status a shot may move to from each status.
 TRANSITIONS: dict[str, set[str]] = {

@@ -138,7 +138,11 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> object:
 @pytest.fixture(scope="session")
 def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> object:
     """One real Prefect API (test harness) for the whole session, with its own storage."""
-    from prefect.settings import PREFECT_LOGGING_LEVEL, PREFECT_RESULTS_PERSIST_BY_DEFAULT, temporary_settings
+    from prefect.settings import (
+        PREFECT_LOGGING_LEVEL,
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT,
+        temporary_settings,
+    )
     from prefect.testing.utilities import prefect_test_harness
 
     with temporary_settings({PREFECT_LOGGING_LEVEL: "WARNING", PREFECT_RESULTS_PERSIST_BY_DEFAULT: False}):

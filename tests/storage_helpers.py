@@ -7,7 +7,16 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from storage.artifacts import ArtifactStore
-from storage.repo import add_scores, add_take, choose_take, finish_take, get_project, get_shot, set_status, StoredMedia
+from storage.repo import (
+    StoredMedia,
+    add_scores,
+    add_take,
+    choose_take,
+    finish_take,
+    get_project,
+    get_shot,
+    set_status,
+)
 from storage.schema import Take
 
 

@@ -10,8 +10,16 @@ import pytest
 
 from consistency.color import match_color
 from consistency.embedder import load_embedder
-from consistency.metrics import color_distance, flicker, temporal
-from consistency.policy import DEFAULT_THRESHOLDS, Outcome, RerollPolicy, TakeScores, choose, judge, resolve_thresholds
+from consistency.metrics import color_distance, flicker
+from consistency.policy import (
+    DEFAULT_THRESHOLDS,
+    Outcome,
+    RerollPolicy,
+    TakeScores,
+    choose,
+    judge,
+    resolve_thresholds,
+)
 from consistency.scoring import score_take
 from generation.world import Actor, ClipSpec, end_state, render_clip
 from shots.errors import ModelLoadError, ScoringError

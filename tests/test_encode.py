@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generation.encode import atomic_path, contact_sheet, encode_mp4, probe, read_video, save_png
+from generation.encode import (
+    atomic_path,
+    contact_sheet,
+    encode_mp4,
+    probe,
+    read_video,
+    save_png,
+)
 
 
 def _clip(frames: int = 17, h: int = 48, w: int = 64) -> np.ndarray:

@@ -53,7 +53,9 @@ def test_seed_determines_frames_even_across_fresh_loads(tiny_models) -> None:
     c = render_take(loaded, _request(seed=12), fps=16).frames
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
-    from generation.loading import _load  # a second from_pretrained, bypassing the cache
+    from generation.loading import (
+        _load,  # a second from_pretrained, bypassing the cache
+    )
 
     fresh = _load(model, loaded.options)
     assert np.array_equal(render_take(fresh, _request(seed=11), fps=16).frames, a)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generation.encode import encode_mp4, probe, read_video
+from generation.encode import encode_mp4, read_video
 from generation.stitch import stitch
 from generation.timeline import write_otio
 from shots.cutlist import CutItem, build_cut_list

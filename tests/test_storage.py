@@ -14,7 +14,14 @@ from flows.store import project_status, submit_file, transaction
 from shots.errors import Conflict, NotFound, StorageError
 from storage.artifacts import ArtifactStore
 from storage.db import make_engine, migrate, open_database, table_names
-from storage.repo import add_review, choose_take, get_project, get_shot, live_shots, needs_render
+from storage.repo import (
+    add_review,
+    choose_take,
+    get_project,
+    get_shot,
+    live_shots,
+    needs_render,
+)
 from storage.schema import Shot, StoryboardVersion, Take
 from tests.conftest import run_cli
 from tests.storage_helpers import record_take

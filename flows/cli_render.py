@@ -1,0 +1,174 @@
+"""`storyreel render`, `rerender` and `export`: the main job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from flows.cli_app import (
+    FileArg,
+    HomeOpt,
+    JsonOpt,
+    ProjectOpt,
+    app,
+    console,
+    settings_for,
+)
+from flows.settings import AppSettings
+from shots.errors import ConfigError
+from shots.loading import load_storyboard
+
+
+def _prefect_env() -> None:
+    """Quiet, offline-friendly Prefect defaults (the user's environment wins)."""
+    import os
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _run_render(job: Any, total: int, as_json: bool) -> dict[str, Any]:
+    """Run the render flow with terminal progress; returns its summary, raising on failure."""
+    _prefect_env()
+    from flows import progress
+    from flows.render_flow import render_flow
+    from shots.errors import GenerationError
+
+    sink = progress.ProgressSink(total, None)
+    progress.install(sink)
+    try:
+        if as_json:
+            state = render_flow(job, return_state=True)
+        else:
+            with sink.progress:
+                state = render_flow(job, return_state=True)
+    finally:
+        progress.install(None)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):
+        raise GenerationError(f"render failed: {state.message or summary}")
+    if not state.is_completed():
+        summary["failed"] = state.message
+    return summary
+
+
+def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: bool) -> None:
+    """Run the flow, print its summary (table or JSON), exit 1 when a shot failed."""
+    from shots.errors import GenerationError
+
+    summary = _run_render(job, total, as_json)
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(settings, summary)
+    if summary.get("failed"):
+        raise GenerationError(summary["failed"])
+
+
+def _print_summary(settings: AppSettings, summary: dict[str, Any]) -> None:
+    from flows.store import project_status
+
+    rows = {r["id"]: r for r in project_status(settings, summary["project"])}
+    table = Table(title=f"project {escape(summary['project'])}")
+    for column in ("shot", "status", "take", "takes", "scores", "seconds"):
+        table.add_column(column, overflow="fold")
+    for r in rows.values():
+        scores = " ".join(
+            f"[{'green' if v['passed'] else 'red' if v['passed'] is False else 'dim'}]{k} {v['value']:.2f}[/]"
+            for k, v in r["scores"].items()
+        )
+        take = f"{r['chosen_take']} ({'passed' if r['passed'] else 'best'})" if r["chosen_take"] else "—"
+        table.add_row(r["id"], r["status"], take, str(r["takes"]), scores, f"{r['gpu_seconds']:.1f}")
+    console.print(table)
+    stale = summary.get("stale_downstream")
+    if stale:
+        console.print("[yellow]Now stale downstream[/] (estimated render seconds): " + ", ".join(f"{k} ~{v:.1f} s" for k, v in stale.items()))
+    if summary.get("cut"):
+        cut = summary["cut"]
+        console.print(f"[bold green]Cut:[/] {escape(cut['path'])} — {cut['frames']} frames, {cut['seconds']:.2f} s at {cut['fps']:g} fps")
+    elif summary.get("not_in_cut"):
+        console.print(
+            f"[yellow]No new cut:[/] {', '.join(summary['not_in_cut'])} have no current take. "
+            f"Run `storyreel render` to render them, or `storyreel export {escape(summary['project'])} --allow-unapproved`."
+        )
+
+
+@app.command("render")
+def render_command(
+    file: FileArg,
+    project: ProjectOpt = None,
+    home: HomeOpt = None,
+    model: Annotated[str | None, typer.Option("--model", help="Override settings.model (tiny or a diffusers dir).")] = None,
+    no_review: Annotated[bool, typer.Option("--no-review", help="Do not pause for review (the default without a Prefect server).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render every pending or stale shot (re-rolling failures), then stitch the cut."""
+    from flows.context import RenderJob
+    from flows.store import project_name
+
+    settings = settings_for(home)
+    board = load_storyboard(file)  # bad input fails here, before any model work
+    name = project_name(file, project)
+    job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url, model=model)
+    _render_and_report(settings, job, len(board.shot_list()), as_json)
+
+
+@app.command("rerender")
+def rerender_command(
+    project: Annotated[str, typer.Argument(help="Project name.")],
+    shot: Annotated[str, typer.Argument(help="Shot id.")],
+    seed: Annotated[int | None, typer.Option(help="Seed for the new take (default: the next unused one).")] = None,
+    prompt: Annotated[str | None, typer.Option(help="Prompt for this take instead of the composed one.")] = None,
+    cascade: Annotated[bool, typer.Option("--cascade", help="Also re-render the shots after it in its chain.")] = False,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render a new take of one shot; shots after it in its chain become stale (or re-render with --cascade)."""
+    from flows.context import RenderJob
+    from flows.store import transaction
+    from storage.db import open_database
+    from storage.repo import get_project, get_shot
+
+    settings = settings_for(home)
+    with transaction(open_database(settings.database_url)) as session:
+        record = get_project(session, project)
+        get_shot(session, record, shot)
+        storyboard = record.storyboard_path
+    if seed is not None and not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed {seed} is not allowed; use 0 … 4294967295")
+    job = RenderJob(storyboard=storyboard, project=project, home=str(settings.home), database_url=settings.database_url,
+                    only=(shot,), force=True, seed=seed, prompt=prompt, cascade=cascade)
+    _render_and_report(settings, job, 1, as_json)
+
+
+@app.command("export")
+def export_command(
+    project: Annotated[str, typer.Argument(help="Project name.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Also copy the MP4 here.")] = None,
+    otio: Annotated[Path | None, typer.Option("--otio", help="Write an OpenTimelineIO timeline here.")] = None,
+    allow_unapproved: Annotated[bool, typer.Option("--allow-unapproved", help="Use chosen takes that failed checks or are stale.")] = False,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stitch the chosen takes into a cut (MP4, and OTIO for editors)."""
+    from flows.export import export_cut
+
+    cut = export_cut(settings_for(home), project, out, otio, allow_unapproved)
+    data = {"path": str(cut.path), "otio": str(cut.otio) if cut.otio else None, "frames": cut.frames, "fps": cut.fps,
+            "seconds": round(cut.seconds, 3), "shots": cut.shots, "skipped": cut.skipped, "audio": cut.has_audio}
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    console.print(f"[bold green]Cut:[/] {escape(str(cut.path))} — {cut.frames} frames, {cut.seconds:.2f} s, shots {', '.join(cut.shots)}")
+    if cut.otio:
+        console.print(f"OTIO timeline: {escape(str(cut.otio))}")
+    if cut.skipped:
+        console.print(f"[yellow]Left out (no chosen take):[/] {', '.join(cut.skipped)}")
+
+

@@ -1,0 +1,89 @@
+"""`storyreel submit`, `status` and `projects`: the database side."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from flows.cli_app import (
+    FileArg,
+    HomeOpt,
+    JsonOpt,
+    ProjectOpt,
+    app,
+    console,
+    settings_for,
+)
+
+STATE_STYLE = {"new": "green", "stale": "yellow", "unchanged": "dim", "removed": "red"}
+
+
+@app.command("submit")
+def submit_command(file: FileArg, project: ProjectOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """Record a storyboard (new project or new version) without rendering; show what changed."""
+    from flows.store import submit_file
+
+    name, _, _, changes = submit_file(settings_for(home), file, project)
+    if as_json:
+        print(json.dumps([c.as_dict() for c in changes], indent=2))
+        return
+    table = Table(title=f"project {escape(name)}")
+    for column in ("shot", "state", "reason"):
+        table.add_column(column)
+    for c in changes:
+        style = STATE_STYLE.get(c.state, "")
+        table.add_row(c.id, f"[{style}]{c.state}[/]", escape(c.reason or ""))
+    console.print(table)
+
+
+@app.command("status")
+def status_command(project: Annotated[str, typer.Argument(help="Project name.")], home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """Every shot of a project: status, chosen take, scores, staleness, takes, GPU seconds."""
+    from flows.store import project_status
+
+    rows = project_status(settings_for(home), project)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"project {escape(project)}")
+    for column in ("shot", "scene", "status", "take", "scores", "takes", "GPU s", "media / stale reason"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        scores = " ".join(
+            f"[{'green' if v['passed'] else 'red' if v['passed'] is False else 'dim'}]{k} {v['value']:.2f}[/]"
+            for k, v in r["scores"].items()
+        )
+        note = r["stale_reason"] if r["stale"] else (r["media"] if r["media"] not in (None, "ok") else "")
+        take = f"{r['chosen_take']} (seed {r['chosen_seed']})" if r["chosen_take"] else "—"
+        table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}", escape(note or ""))
+    console.print(table)
+
+
+@app.command("projects")
+def projects_command(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """List projects."""
+    from flows.store import transaction
+    from storage.db import open_database
+    from storage.repo import list_projects, live_shots
+
+    engine = open_database(settings_for(home).database_url)
+    with transaction(engine) as session:
+        rows = [
+            {"name": p.name, "storyboard": p.storyboard_path, "shots": len(live_shots(session, p)), "versions": len(p.versions), "updated": p.updated_at.isoformat()}
+            for p in list_projects(session)
+        ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table()
+    for column in ("project", "shots", "versions", "storyboard"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(escape(r["name"]), str(r["shots"]), str(r["versions"]), escape(r["storyboard"]))
+    console.print(table)
+
+
