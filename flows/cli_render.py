@@ -24,6 +24,9 @@ from shots.errors import ConfigError
 from shots.loading import load_storyboard
 
 
+DEFAULT_MEDIA_URL = "http://127.0.0.1:8765"
+
+
 def _prefect_env() -> None:
     """Quiet, offline-friendly Prefect defaults (the user's environment wins)."""
     import os
@@ -105,17 +108,27 @@ def render_command(
     project: ProjectOpt = None,
     home: HomeOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="Override settings.model (tiny or a diffusers dir).")] = None,
-    no_review: Annotated[bool, typer.Option("--no-review", help="Do not pause for review (the default without a Prefect server).")] = False,
+    no_review: Annotated[bool, typer.Option("--no-review", help="Do not pause for review.")] = False,
+    review: Annotated[str | None, typer.Option("--review", help="shot | batch | off (default: shot with a Prefect server, else off).")] = None,
+    review_timeout: Annotated[int, typer.Option(help="Seconds to wait for a review before moving on.")] = 3600,
     as_json: JsonOpt = False,
 ) -> None:
-    """Render every pending or stale shot (re-rolling failures), then stitch the cut."""
+    """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
+    import os
+
     from flows.context import RenderJob
     from flows.store import project_name
 
     settings = settings_for(home)
     board = load_storyboard(file)  # bad input fails here, before any model work
     name = project_name(file, project)
-    job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url, model=model)
+    mode = "off" if no_review else (review or ("shot" if os.environ.get("PREFECT_API_URL") else "off"))
+    if mode not in ("shot", "batch", "off"):
+        raise ConfigError(f"--review {mode!r} is not allowed; use shot, batch or off")
+    if review_timeout < 1:
+        raise ConfigError("--review-timeout must be at least 1 second")
+    job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url,
+                    model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL)
     _render_and_report(settings, job, len(board.shot_list()), as_json)
 
 

@@ -39,7 +39,10 @@ class RenderJob(BaseModel):
     seed: int | None = None
     prompt: str | None = None
     cascade: bool = False
-    review: str = "off"
+    review: str = "off"  # off | shot | batch
+    review_timeout: int = 3600
+    review_poll: int = 5
+    media_url: str | None = None
     export: bool = True
     revision: str = ""  # SHA-256 of the storyboard file when the run started
 

@@ -24,7 +24,8 @@ from flows.context import RenderJob, context_for, with_revision
 from flows.export import export_cut
 from flows.store import transaction
 from flows.work import ShotResult, estimated_seconds, render_shot
-from shots.errors import TransientGenerationError
+from flows.review_flow import review_batch, review_shot
+from shots.errors import Conflict, TransientGenerationError
 from storage.repo import (
     get_project,
     get_shot,
@@ -124,11 +125,27 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
     total = sum(len(c) for c in chains)
     progress_id = create_progress_artifact(0.0, description=f"{job.project}: shots rendered")
     _DONE[("total", progress_id)] = max(1, total)
-    # 3. chains are independent: render them concurrently
-    futures = [render_chain_task.submit(job, chain, progress_id) for chain in chains]
-    results = [r for f in futures for r in f.result()]
+    # 3. chains are independent: render them concurrently (one by one when a person reviews each shot)
+    reviews: dict[str, str] = {}
+    if job.review == "shot":
+        results = []
+        for chain in chains:
+            for key in chain:
+                result = render_shot_task(job, key)
+                results.append(result)
+                _advance(progress_id)
+                if result["error"]:
+                    break
+                reviews[key] = review_shot(job, key, render_shot_task)
+                if reviews[key] == "reject":
+                    break  # the rest of the chain has nothing to continue from
+    else:
+        futures = [render_chain_task.submit(job, chain, progress_id) for chain in chains]
+        results = [r for f in futures for r in f.result()]
+        if job.review == "batch":
+            reviews = review_batch(job, [r["shot"] for r in results if r["chosen"] is not None], render_shot_task)
     failed = [r for r in results if r["error"]]
-    summary: dict[str, Any] = {"project": job.project, "changes": [c.as_dict() for c in changes], "shots": results, "cut": None}
+    summary: dict[str, Any] = {"project": job.project, "changes": [c.as_dict() for c in changes], "shots": results, "cut": None, "reviews": reviews}
     if job.only and not job.cascade:
         stale = sorted({k for r in results for k in r["stale_downstream"]})
         summary["stale_downstream"] = estimated_seconds(ctx, stale)
@@ -137,7 +154,11 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
         waiting = [s.key for s in live_shots(session, get_project(session, job.project)) if not is_current(s)]
     summary["not_in_cut"] = waiting
     if job.export and not failed and not waiting:
-        cut = export_cut(ctx.settings, job.project, allow_unapproved=True)
+        try:
+            cut = export_cut(ctx.settings, job.project, allow_unapproved=job.review == "off")
+        except Conflict as exc:  # reviewed runs only cut approved takes
+            summary["not_in_cut"] = [str(exc)]
+            return summary
         summary["cut"] = {"path": str(cut.path), "frames": cut.frames, "fps": cut.fps, "seconds": cut.seconds, "audio": cut.has_audio}
         log.info("cut: %s (%s frames)", cut.path, cut.frames)
     if failed:

@@ -168,6 +168,8 @@ def propagate(session: Session, project: Project, own_reasons: dict[str, str] | 
             reason = own_reasons[shot.key]
         elif up is not None and up.key in changed:
             reason = f"upstream {up.key} changed"
+        elif up is not None and up_take is None:
+            reason = f"upstream {up.key} has no chosen take"
         elif up is not None:
             reason = f"upstream {up.key} has a new take"
         else:
