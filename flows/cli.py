@@ -102,7 +102,7 @@ def plan(file: FileArg, as_json: JsonOpt = False) -> None:
 
 
 # Command modules register on `app` when imported; after validate/plan so --help lists those first.
-from flows import cli_render, cli_review, cli_server, cli_store  # noqa: E402, F401
+from flows import cli_render, cli_review, cli_server, cli_store, cli_worker  # noqa: E402, F401
 
 models_app = typer.Typer(help="Build and inspect models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")

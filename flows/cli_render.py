@@ -111,6 +111,7 @@ def render_command(
     no_review: Annotated[bool, typer.Option("--no-review", help="Do not pause for review.")] = False,
     review: Annotated[str | None, typer.Option("--review", help="shot | batch | off (default: shot with a Prefect server, else off).")] = None,
     review_timeout: Annotated[int, typer.Option(help="Seconds to wait for a review before moving on.")] = 3600,
+    workers: Annotated[bool, typer.Option("--workers", help="Send shots to running `storyreel worker`s (else render here).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
@@ -128,7 +129,8 @@ def render_command(
     if review_timeout < 1:
         raise ConfigError("--review-timeout must be at least 1 second")
     job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url,
-                    model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL)
+                    model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL,
+                    workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url)
     _render_and_report(settings, job, len(board.shot_list()), as_json)
 
 

@@ -43,6 +43,8 @@ class RenderJob(BaseModel):
     review_timeout: int = 3600
     review_poll: int = 5
     media_url: str | None = None
+    workers: bool = False  # submit shots to task workers when any is running
+    results_url: str | None = None
     export: bool = True
     revision: str = ""  # SHA-256 of the storyboard file when the run started
 
@@ -69,7 +71,7 @@ class RenderContext:
     def load_options(self) -> LoadOptions:
         """Load-time knobs from the storyboard settings (plus the OOM fallback)."""
         s = self.board.settings
-        device = s.device
+        device = self.settings.device or s.device  # a worker's --device wins
         return LoadOptions(
             device=device,
             dtype=s.dtype,

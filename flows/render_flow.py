@@ -25,6 +25,7 @@ from flows.export import export_cut
 from flows.store import transaction
 from flows.work import ShotResult, estimated_seconds, render_shot
 from flows.review_flow import review_batch, review_shot
+from flows.workers import remote_task, render_remote, workers_running
 from shots.errors import Conflict, TransientGenerationError
 from storage.repo import (
     get_project,
@@ -62,8 +63,9 @@ def render_shot_task(job: RenderJob, key: str) -> dict[str, Any]:
 def render_chain_task(job: RenderJob, chain: tuple[str, ...], progress_id: Any = None) -> list[dict[str, Any]]:
     """Render a chain's shots in order: each continues from the one before."""
     results = []
+    remote = remote_task(render_shot_task, job.results_url) if job.workers else None
     for key in chain:
-        result = render_shot_task(job, key)
+        result = render_remote(remote, job, key) if remote is not None else render_shot_task(job, key)
         results.append(result)
         if progress_id is not None:
             _advance(progress_id)
@@ -104,6 +106,9 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
     """Render every pending or stale shot of a storyboard, then stitch the cut."""
     log = get_run_logger()
     job = with_revision(job)
+    if job.workers and not workers_running(render_shot_task):
+        log.warning("no storyreel workers are running: rendering in this process")
+        job = job.model_copy(update={"workers": False})
     ctx = context_for(job)
     # 1. record the storyboard version and mark stale shots
     with transaction(ctx.engine) as session:

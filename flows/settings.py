@@ -19,11 +19,15 @@ class AppSettings:
         home: Projects, media and the default SQLite database (``STORYREEL_HOME``, ``--home``).
         database_url: Any SQLAlchemy URL (``STORYREEL_DATABASE_URL``); default SQLite in home.
         media_url: Base URL of the media server for review pages (``STORYREEL_MEDIA_URL``).
+        device: Device override for this process, e.g. a worker's ``cuda:1`` (``STORYREEL_DEVICE``).
+        results_url: fsspec URL for task results shared with workers (``STORYREEL_RESULTS``).
     """
 
     home: Path
     database_url: str
     media_url: str | None = None
+    device: str | None = None
+    results_url: str | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -43,4 +47,10 @@ def load_settings(home: Path | str | None = None, database_url: str | None = Non
     """Settings from arguments, then environment, then defaults (``./projects``, SQLite)."""
     root = Path(home or os.environ.get("STORYREEL_HOME") or "projects").expanduser().resolve()
     url = database_url or os.environ.get("STORYREEL_DATABASE_URL") or f"sqlite:///{root / 'storyreel.db'}"
-    return AppSettings(home=root, database_url=url, media_url=os.environ.get("STORYREEL_MEDIA_URL"))
+    return AppSettings(
+        home=root,
+        database_url=url,
+        media_url=os.environ.get("STORYREEL_MEDIA_URL"),
+        device=os.environ.get("STORYREEL_DEVICE"),
+        results_url=os.environ.get("STORYREEL_RESULTS"),
+    )

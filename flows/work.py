@@ -26,6 +26,7 @@ from consistency.policy import (
 from consistency.scoring import score_take
 from flows.context import RenderContext
 from flows.store import transaction
+from flows.workers import worker_id
 from generation.encode import contact_sheet, encode_mp4, read_video, save_png
 from generation.frames import load_image
 from generation.keyframes import StartFrame, from_previous, from_reference, from_text
@@ -146,7 +147,8 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, progress: Progress |
         start = start_frame(ctx, session, planned)
         references = identity_references(ctx, session, planned)
         anchor = scene_anchor(ctx, session, planned, start)
-        take = add_take(session, shot, seed, ctx.board.settings.model, {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source})
+        params = {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source, "worker": worker_id()}
+        take = add_take(session, shot, seed, ctx.board.settings.model, params)
         take_id, attempt = take.id, take.attempt
     try:
         loaded = load_pipeline(ctx.model_dir, ctx.load_options())

@@ -1,0 +1,60 @@
+"""Rendering on long-lived task workers that keep the model loaded between shots.
+
+``storyreel worker`` serves `render_shot_task`; a flow run with workers enabled submits each
+shot with ``.delay()`` and waits for its result, so chains spread across every running worker.
+When no worker is running the flow renders in its own process. Results are persisted to
+Prefect result storage that the flow and all workers reach: the local default, or any fsspec
+URL (``STORYREEL_RESULTS=s3://bucket/prefix``); media and the database must be shared too
+(a common ``--home`` mount and a PostgreSQL URL).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from prefect import Task
+
+from flows.context import RenderJob
+
+RESULTS_BLOCK = "storyreel-results"
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on every take it renders."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def result_storage(url: str | None) -> Any:
+    """A saved fsspec result-storage block for ``url`` (None: Prefect's local default)."""
+    if not url:
+        return None
+    from prefect.filesystems import RemoteFileSystem
+
+    block = RemoteFileSystem(basepath=url)
+    block.save(RESULTS_BLOCK, overwrite=True)
+    return RemoteFileSystem.load(RESULTS_BLOCK)
+
+
+def remote_task(task: Task, results_url: str | None) -> Task:
+    """``task`` with persisted results, as the flow and the workers must both use it."""
+    return task.with_options(persist_result=True, result_storage=result_storage(results_url))
+
+
+def workers_running(task: Task) -> int:
+    """How many task workers serve ``task`` right now (0 without a server)."""
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            response = client.request("POST", "/task_workers/filter", json={"task_worker_filter": {"task_keys": [task.task_key]}})
+            return len(response.json())
+    except Exception:  # no API, an old server: treat as no workers
+        return 0
+
+
+def render_remote(task: Task, job: RenderJob, key: str) -> dict[str, Any]:
+    """Submit one shot to the workers and wait for its result."""
+    future = task.delay(job, key)
+    return future.result()

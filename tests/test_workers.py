@@ -1,0 +1,150 @@
+"""Two task workers, a Prefect server on PostgreSQL and storyreel on PostgreSQL, on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.store import transaction
+from storage.db import open_database
+from storage.repo import get_project, live_shots
+from tests.conftest import PG_BASE, ROOT, _pg_available
+from tests.test_server_command import _free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+BOARD = """\
+title: Three chains
+settings: {model: tiny, width: 64, height: 64, fps: 16, steps: 4, seed: 3, max_takes: 1,
+           thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null}}
+scenes:
+  - id: one
+    shots:
+      - {id: a1, prompt: a red circle moves right, duration: 1}
+      - {id: a2, prompt: a red circle moves up, duration: 1}
+  - id: two
+    shots:
+      - {id: b1, prompt: a blue square moves left, duration: 1}
+      - {id: b2, prompt: a blue square grows, duration: 1}
+  - id: three
+    shots:
+      - {id: c1, prompt: a green star spins, duration: 1}
+      - {id: c2, prompt: a green star shrinks, duration: 1}
+"""
+
+
+@pytest.fixture
+def postgres() -> dict:
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 is not reachable; CI needs it")
+        pytest.skip("PostgreSQL is not reachable")
+    admin = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    name = f"sr_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}_prefect")
+        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+    base = PG_BASE.rsplit("/", 1)[0]
+    yield {
+        "prefect": f"{base.replace('postgresql+psycopg', 'postgresql+asyncpg')}/{name}_prefect",
+        "storyreel": f"{PG_BASE}?options=-csearch_path%3D{name}",
+    }
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}_prefect WITH (FORCE)")
+        conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
+
+
+def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _workers(api: str) -> int:
+    from flows.render_flow import render_shot_task
+
+    body = json.dumps({"task_worker_filter": {"task_keys": [render_shot_task.task_key]}}).encode()
+    request = urllib.request.Request(f"{api}/task_workers/filter", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return len(json.loads(response.read()))
+    except OSError:
+        return -1
+
+
+def _shots(url: str) -> dict:
+    with transaction(open_database(url)) as s:
+        return {
+            shot.key: [(t.seed, t.params.get("worker"), (t.timings or {}).get("load", 0), t.last_frame_sha256, t.created_at) for t in shot.takes]
+            for shot in live_shots(s, get_project(s, "chains"))
+        }
+
+
+def test_two_workers_share_the_chains_and_match_a_single_process_run(tmp_path: Path, postgres: dict, tiny_models) -> None:
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres["prefect"], "PREFECT_LOGGING_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+    env.pop("PREFECT_API_URL", None)
+    procs = [subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        _wait(lambda: _workers(api) == 0, 120, "the Prefect server")
+        homes = {}
+        for run in ("workers", "single"):
+            home = tmp_path / run
+            (home / "models").mkdir(parents=True)
+            shutil.copytree(tiny_models["wan"], home / "models" / "tiny-wan-i2v")
+            (home / "film").mkdir()
+            (home / "film" / "storyboard.yaml").write_text(BOARD)
+            homes[run] = home
+        client_env = {**env, "PREFECT_API_URL": api, "STORYREEL_DATABASE_URL": postgres["storyreel"]}
+        for _ in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "flows.cli", "worker", "--home", str(homes["workers"])],
+                                          cwd=ROOT, env=client_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        _wait(lambda: _workers(api) == 2, 120, "two workers")
+        render = [sys.executable, "-m", "flows.cli", "render", "--project", "chains", "--no-review", "--json"]
+        run = subprocess.run([*render, str(homes["workers"] / "film" / "storyboard.yaml"), "--home", str(homes["workers"]), "--workers"],
+                             cwd=ROOT, env=client_env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert json.loads(run.stdout)["cut"]["frames"] == 6 * 17
+        distributed = _shots(postgres["storyreel"])
+        # the same storyboard in one process (no workers), SQLite
+        single_url = f"sqlite:///{homes['single'] / 'storyreel.db'}"
+        local = subprocess.run([*render, str(homes["single"] / "film" / "storyboard.yaml"), "--home", str(homes["single"])],
+                               cwd=ROOT, env={**client_env, "STORYREEL_DATABASE_URL": single_url}, capture_output=True, text=True, timeout=600)
+        assert local.returncode == 0, local.stderr[-3000:]
+        single = _shots(single_url)
+    finally:
+        for proc in reversed(procs):
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(60)
+
+    takes = [t for ts in distributed.values() for t in ts]
+    workers = {t[1] for t in takes}
+    assert len(workers) == 2  # both workers rendered
+    for worker in workers:  # each loaded the model once
+        assert sum(1 for t in takes if t[1] == worker and t[2] > 0) == 1
+    # chains ran in parallel: some take of one worker started while the other was busy
+    times = {w: sorted(t[4] for t in takes if t[1] == w) for w in workers}
+    first, second = times.values()
+    assert first[0] < second[-1] and second[0] < first[-1]
+    # identical results: same seeds, identical last frames
+    assert {k: [(t[0], t[3]) for t in v] for k, v in distributed.items()} == {k: [(t[0], t[3]) for t in v] for k, v in single.items()}
+    assert hashlib.sha256(b"").hexdigest() not in {t[3] for t in takes}
