@@ -16,6 +16,7 @@ def worker_command(
     device: Annotated[str | None, typer.Option(help="Device for every shot this worker renders, e.g. cuda:0.")] = None,
     model: Annotated[str | None, typer.Option(help="Load this model now (tiny or a diffusers dir) so the first shot is warm.")] = None,
     limit: Annotated[int, typer.Option(help="Shots rendered at once by this worker.")] = 1,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch (several CPU workers on one machine: cores ÷ workers).")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Serve render tasks to flows started with --workers (needs PREFECT_API_URL)."""
@@ -26,6 +27,12 @@ def worker_command(
         raise ConfigError("a worker needs a Prefect server: set PREFECT_API_URL (see `storyreel server`)")
     if device:
         os.environ["STORYREEL_DEVICE"] = device
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(threads)
     _prefect_env()
     settings = settings_for(home)
     from flows.render_flow import render_shot_task

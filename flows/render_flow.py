@@ -7,6 +7,7 @@ stitched when every shot has a chosen take. Parameters are a small `RenderJob`, 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,7 @@ def _shot_artifact(job: RenderJob, result: ShotResult) -> None:
 def render_flow(job: RenderJob) -> dict[str, Any]:
     """Render every pending or stale shot of a storyboard, then stitch the cut."""
     log = get_run_logger()
+    started = time.perf_counter()
     job = with_revision(job)
     if job.workers and not workers_running(render_shot_task):
         log.warning("no storyreel workers are running: rendering in this process")
@@ -166,6 +168,7 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
             return summary
         summary["cut"] = {"path": str(cut.path), "frames": cut.frames, "fps": cut.fps, "seconds": cut.seconds, "audio": cut.has_audio}
         log.info("cut: %s (%s frames)", cut.path, cut.frames)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
     if failed:
         message = "; ".join(f"{r['shot']}: {r['error']}" for r in failed)
         return Failed(message=f"{len(failed)} shots failed — {message}", data=summary)  # type: ignore[return-value]
