@@ -18,7 +18,7 @@ Decision = Literal["approve", "reject", "reroll"]
 class ShotReview(BaseModel):
     """A reviewer's decision on one shot (also the Prefect UI form)."""
 
-    decision: Decision = Field(description="approve the chosen take (or `take`), reject the shot, or re-roll a new take")
+    decision: Decision = Field(default="approve", description="approve the chosen take (or `take`), reject the shot, or re-roll a new take")
     take: int | None = Field(default=None, description="approve this take number instead of the chosen one")
     prompt: str | None = Field(default=None, description="re-roll with this prompt instead")
     seed: int | None = Field(default=None, ge=0, lt=2**32, description="re-roll with this seed")
@@ -77,10 +77,11 @@ def review_markdown(info: dict[str, Any], media_url: str | None) -> str:
     def link(path: str | None) -> str:
         return f"{media_url.rstrip('/')}/{path}" if media_url and path else (path or "")
 
-    lines = [f"## Shot `{info['shot']}` (scene {info['scene']})", "", f"> {info['prompt']}", ""]
     chosen = next((t for t in info["takes"] if t["take"] == info["chosen"]), None)
-    if chosen:
+    lines = []
+    if chosen:  # the picture first: the form's description pane is short
         lines += [f"![contact sheet of take {chosen['take']}]({link(chosen['sheet'])})", ""]
+    lines += [f"**Shot `{info['shot']}`** (scene {info['scene']}), take {info['chosen']}: {info['prompt']}", ""]
     lines += ["| take | seed | passed | weighted | scores | video |", "|---|---|---|---|---|---|"]
     for t in info["takes"]:
         scores = ", ".join(f"{m} {v:.3f}{'' if p is None else (' ✓' if p else ' ✗')}" for m, (v, _, p) in t["scores"].items())
