@@ -104,6 +104,74 @@ def build_wan_i2v(rope_max_seq_len: int = 64) -> object:
     )
 
 
+def _wan_transformer(channels: int, image_dim: int | None, rope_max_seq_len: int = 64) -> torch.nn.Module:
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=channels + (20 if channels == 16 else 0),
+        out_channels=channels,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=rope_max_seq_len,
+        image_dim=image_dim,
+    ).eval()
+
+
+def build_wan22_i2v() -> object:
+    """Tiny Wan 2.2 A14B-style image-to-video pipeline: two experts split at a boundary."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_t5_encoder(True, len(tokenizer)),
+        vae=AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]).eval(),
+        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
+        transformer=_wan_transformer(16, None),
+        transformer_2=_wan_transformer(16, None),
+        boundary_ratio=0.875,
+    )
+
+
+def build_wan22_ti2v() -> object:
+    """Tiny Wan 2.2 TI2V-5B-style pipeline: 48-channel VAE with 16× spatial compression."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=48,
+        in_channels=12,
+        out_channels=12,
+        is_residual=True,
+        patch_size=2,
+        latents_mean=[0.0] * 48,
+        latents_std=[1.0] * 48,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        scale_factor_spatial=16,
+        scale_factor_temporal=4,
+        temperal_downsample=[False, True, True],
+    ).eval()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_t5_encoder(True, len(tokenizer)),
+        vae=vae,
+        scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
+        transformer=_wan_transformer(48, None),
+        expand_timesteps=True,
+    )
+
+
 def build_ltx_i2v() -> object:
     """Tiny LTX-Video image-to-video pipeline (diffusers' own test sizes)."""
     from diffusers import (
@@ -199,7 +267,13 @@ def build_cogvideox_i2v() -> object:
     )
 
 
-BUILDERS = {"wan": build_wan_i2v, "ltx": build_ltx_i2v, "cogvideox": build_cogvideox_i2v}
+BUILDERS = {
+    "wan": build_wan_i2v,
+    "wan22": build_wan22_i2v,
+    "wan22_ti2v": build_wan22_ti2v,
+    "ltx": build_ltx_i2v,
+    "cogvideox": build_cogvideox_i2v,
+}
 
 
 def make_tiny(directory: Path, family: str = "wan") -> Path:

@@ -81,7 +81,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from generation.tiny import make_tiny
 
     root = tmp_path_factory.mktemp("models")
-    return {family: make_tiny(root / family, family) for family in ("wan", "ltx", "cogvideox")}
+    return {family: make_tiny(root / family, family) for family in ("wan", "wan22", "wan22_ti2v", "ltx", "cogvideox")}
 
 
 PG_BASE = os.environ.get("STORYREEL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

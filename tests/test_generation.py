@@ -17,7 +17,7 @@ from generation.render import render_take
 from generation.types import LoadOptions, RenderRequest
 from shots.errors import ConfigError, ModelLoadError
 
-SIZES = {"wan": (64, 17), "ltx": (64, 17), "cogvideox": (32, 9)}
+SIZES = {"wan": (64, 17), "wan22": (64, 17), "wan22_ti2v": (64, 17), "ltx": (64, 17), "cogvideox": (32, 9)}
 
 
 def _request(family: str = "wan", **changes: object) -> RenderRequest:
@@ -26,7 +26,7 @@ def _request(family: str = "wan", **changes: object) -> RenderRequest:
     return replace(base, **changes)
 
 
-@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox"])
+@pytest.mark.parametrize("family", ["wan", "wan22", "wan22_ti2v", "ltx", "cogvideox"])
 def test_every_family_loads_from_disk_and_renders(tiny_models, family: str) -> None:
     loaded = load_pipeline(str(tiny_models[family]))
     assert loaded.family == family
@@ -116,10 +116,38 @@ def test_start_frames_for_cut_shots(tmp_path: Path) -> None:
         from_reference(tmp_path / "missing.png", 64, 64)
 
 
-def test_text_to_video_mode_where_the_family_has_one(tiny_models) -> None:
-    ltx = load_pipeline(str(tiny_models["ltx"]))
-    frames = render_take(ltx, _request("ltx"), fps=24, text_only=True).frames
+@pytest.mark.parametrize("family", ["ltx", "wan22_ti2v"])
+def test_text_to_video_mode_where_the_family_has_one(tiny_models, family: str) -> None:
+    loaded = load_pipeline(str(tiny_models[family]))
+    frames = render_take(loaded, _request(family), fps=24, text_only=True).frames
     assert frames.shape == (17, 64, 64, 3)
+
+
+def test_wan22_two_experts_both_denoise(tiny_models) -> None:
+    loaded = load_pipeline(str(tiny_models["wan22"]))
+    calls = {"transformer": 0, "transformer_2": 0}
+    hooks = [
+        getattr(loaded.pipe, name).register_forward_pre_hook(lambda *_, n=name: calls.__setitem__(n, calls[n] + 1))
+        for name in calls
+    ]
+    try:
+        result = render_take(loaded, _request("wan22", steps=8), fps=16)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    # the high-noise expert takes the early steps, the low-noise one the rest
+    assert calls["transformer"] > 0 and calls["transformer_2"] > 0
+    assert calls["transformer"] + calls["transformer_2"] == 8 * 2  # steps · (cond + uncond)
+    assert result.attention_calls[1] == 8 * 2 * 2 * 2  # steps · cfg · layers · attentions, over both
+
+
+def test_families_are_told_apart_from_model_index(tiny_models) -> None:
+    assert {f: load_pipeline(str(tiny_models[f])).family for f in tiny_models} == {f: f for f in tiny_models}
+    with pytest.raises(ValueError, match="multiple of 32"):
+        render_take(load_pipeline(str(tiny_models["wan22_ti2v"])), _request("wan22_ti2v", width=48, height=48, image=neutral_frame(48, 48)), fps=24)
+
+
+def test_text_to_video_is_refused_where_the_family_has_none(tiny_models) -> None:
     with pytest.raises(ValueError, match="no text-to-video mode"):
         render_take(load_pipeline(str(tiny_models["wan"])), _request(), fps=16, text_only=True)
 
