@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,11 +90,15 @@ def t2i_keyframe(model: str, prompt: str, width: int, height: int, seed: int, de
             pipe.set_progress_bar_config(disable=True)
             _T2I[key] = pipe.to(device)
         pipe = _T2I[key]
+    # Exact size: turn off size "binning" where a pipeline has it (PixArt), keep steps modest.
+    accepted = inspect.signature(pipe.__call__).parameters
+    extra = {k: v for k, v in (("use_resolution_binning", False), ("num_inference_steps", 20)) if k in accepted}
     with torch.inference_mode():
         image = pipe(
             prompt=prompt,
             width=width,
             height=height,
             generator=torch.Generator("cpu").manual_seed(seed),
+            **extra,
         ).images[0]
     return fit_image(image, width, height)

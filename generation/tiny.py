@@ -267,12 +267,44 @@ def build_cogvideox_i2v() -> object:
     )
 
 
+def build_pixart_t2i() -> object:
+    """Tiny PixArt-α text-to-image pipeline, for keyframes of cut shots (tests)."""
+    from diffusers import AutoencoderKL, DDIMScheduler, PixArtAlphaPipeline, PixArtTransformer2DModel
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    return PixArtAlphaPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_t5_encoder(False, len(tokenizer)),
+        vae=AutoencoderKL().eval(),
+        scheduler=DDIMScheduler(),
+        transformer=PixArtTransformer2DModel(
+            sample_size=8,
+            num_layers=2,
+            patch_size=2,
+            attention_head_dim=8,
+            num_attention_heads=3,
+            caption_channels=TEXT_DIM,
+            in_channels=4,
+            cross_attention_dim=24,
+            out_channels=8,
+            attention_bias=True,
+            activation_fn="gelu-approximate",
+            num_embeds_ada_norm=1000,
+            norm_type="ada_norm_single",
+            norm_elementwise_affine=False,
+            norm_eps=1e-6,
+        ).eval(),
+    )
+
+
 BUILDERS = {
     "wan": build_wan_i2v,
     "wan22": build_wan22_i2v,
     "wan22_ti2v": build_wan22_ti2v,
     "ltx": build_ltx_i2v,
     "cogvideox": build_cogvideox_i2v,
+    "pixart": build_pixart_t2i,
 }
 
 

@@ -229,3 +229,17 @@ def test_bad_model_dirs_fail_clearly_and_write_nothing(tmp_path: Path, tiny_mode
     with pytest.raises(ModelLoadError, match=needle):
         load_pipeline(str(target))
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_text_to_image_keyframe_from_a_local_pipeline(tmp_path: Path) -> None:
+    from generation.tiny import make_tiny
+
+    model = make_tiny(tmp_path / "pixart", "pixart")
+    first = from_text("a red circle", 64, 64, 5, str(model), has_t2v=True)
+    again = from_text("a red circle", 64, 64, 5, str(model), has_t2v=True)
+    other = from_text("a red circle", 64, 64, 6, str(model), has_t2v=True)
+    assert first.source == "t2i" and not first.text_only  # a keyframe beats the T2V mode
+    assert first.image.shape == (64, 64, 3) and first.image.dtype == np.uint8
+    assert np.array_equal(first.image, again.image) and not np.array_equal(first.image, other.image)
+    with pytest.raises(ModelLoadError, match="not a diffusers pipeline"):
+        from_text("x", 64, 64, 0, str(tmp_path / "nope"), has_t2v=False)
