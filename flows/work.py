@@ -25,6 +25,7 @@ from consistency.policy import (
 )
 from consistency.scoring import score_take
 from flows.context import RenderContext
+from flows.slots import gpu_slot
 from flows.store import transaction
 from flows.workers import worker_id
 from generation.encode import contact_sheet, encode_mp4, read_video, save_png
@@ -155,7 +156,8 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, progress: Progress |
         first_use = loaded.renders == 0
         request = RenderRequest(prompt, planned.prompt.negative_prompt, start.image, planned.width, planned.height,
                                 planned.frames, planned.steps, planned.guidance, seed, ctx.board.settings.attention_backend)
-        result = render_take(loaded, request, planned.fps, progress, text_only=start.text_only)
+        with gpu_slot(loaded.options.device):
+            result = render_take(loaded, request, planned.fps, progress, text_only=start.text_only)
         if first_use:  # the first take of a process pays for loading the model
             result.timings.load = loaded.load_seconds
         frames = result.frames

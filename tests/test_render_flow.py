@@ -244,3 +244,49 @@ def test_oom_is_recorded_then_retried_with_vae_tiling(prefect_harness, film: dic
     assert len(failed) == 1 and failed[0].error.startswith("transient: out of GPU memory")
     assert all(any(t.status == "scored" for t in ts) for ts in takes.values())
     assert any(options.vae_tiling for (_, options) in PIPELINES.loads)  # the retry degraded
+
+
+def test_gpu_slot_bounds_renders_across_threads_and_processes(prefect_harness) -> None:
+    import threading
+
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.sync import concurrency
+
+    from flows.slots import gpu_slot, limit_name
+
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def render() -> None:
+        with gpu_slot("cuda:7", across_processes=True):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.3)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=render) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert most[0] == 1  # threads of one process
+    # another process (no shared semaphore) waits on the Prefect limit itself
+    released: list[float] = []
+
+    def hold() -> None:
+        with gpu_slot("cuda:7", across_processes=True):
+            time.sleep(1.0)
+            released.append(time.monotonic())
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.3)
+    with concurrency(limit_name("cuda:7"), occupy=1, strict=True):
+        acquired = time.monotonic()
+    holder.join(30)
+    assert released and acquired >= released[0]
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(limit_name("cuda:7"))
+    assert limit.limit == 1
