@@ -135,6 +135,28 @@ def _split(spec: str) -> tuple[str, str | None]:
     return name, pretrained
 
 
+def check_scorer(spec: str) -> tuple[str, str | None]:
+    """Refuse a scorer that cannot load here, without loading it; returns (name, pretrained)."""
+    import open_clip
+
+    name, pretrained = _split(spec)
+    if name.startswith("local-dir:") and not Path(name.removeprefix("local-dir:")).is_dir():
+        raise ModelLoadError(f"scorer folder {name.removeprefix('local-dir:')!r} does not exist")
+    if not name.startswith("local-dir:") and name not in open_clip.list_models():
+        raise ModelLoadError(f"scorer architecture {name!r} is unknown to open_clip (e.g. ViT-B-32, ViT-L-14)")
+    if pretrained and ("/" in pretrained or pretrained.endswith((".safetensors", ".bin", ".pt", ".pth"))):
+        if not Path(pretrained).is_file():
+            raise ModelLoadError(f"scorer checkpoint {pretrained!r} does not exist")
+    elif pretrained and os.environ.get("HF_HUB_OFFLINE") == "1":
+        known = open_clip.list_pretrained_tags_by_model(name)
+        where = "the model hub" if pretrained in known else "anywhere"
+        raise ModelLoadError(
+            f"scorer {spec!r} would be fetched from {where}, but HF_HUB_OFFLINE=1; "
+            "download it once and use NAME:/path/to/open_clip_model.safetensors"
+        )
+    return name, pretrained
+
+
 def load_embedder(spec: str, device: str = "cpu") -> Embedder:
     """Load (once per process) the open_clip model named by ``spec``."""
     key = (spec, device)
@@ -143,19 +165,7 @@ def load_embedder(spec: str, device: str = "cpu") -> Embedder:
             return _CACHE[key]
         import open_clip
 
-        name, pretrained = _split(spec)
-        if name.startswith("local-dir:") and not Path(name.removeprefix("local-dir:")).is_dir():
-            raise ModelLoadError(f"scorer folder {name.removeprefix('local-dir:')!r} does not exist")
-        if pretrained and ("/" in pretrained or pretrained.endswith((".safetensors", ".bin", ".pt", ".pth"))):
-            if not Path(pretrained).is_file():
-                raise ModelLoadError(f"scorer checkpoint {pretrained!r} does not exist")
-        elif pretrained and os.environ.get("HF_HUB_OFFLINE") == "1":
-            known = open_clip.list_pretrained_tags_by_model(name) if name in open_clip.list_models() else []
-            where = "the model hub" if pretrained in known else "anywhere"
-            raise ModelLoadError(
-                f"scorer {spec!r} would be fetched from {where}, but HF_HUB_OFFLINE=1; "
-                "download it once and use NAME:/path/to/open_clip_model.safetensors"
-            )
+        name, pretrained = check_scorer(spec)
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device)
             tokenizer = open_clip.get_tokenizer(name)

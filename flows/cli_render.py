@@ -65,6 +65,9 @@ def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: boo
     """Run the flow, print its summary (table or JSON), exit 1 when a shot failed."""
     from shots.errors import GenerationError
 
+    from flows.context import preflight
+
+    preflight(job)  # exit 2 for a model, device or scorer that cannot work, before the flow
     summary = _run_render(job, total, as_json)
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
@@ -112,6 +115,13 @@ def render_command(
     review: Annotated[str | None, typer.Option("--review", help="shot | batch | off (default: shot with a Prefect server, else off).")] = None,
     review_timeout: Annotated[int, typer.Option(help="Seconds to wait for a review before moving on.")] = 3600,
     workers: Annotated[bool, typer.Option("--workers", help="Send shots to running `storyreel worker`s (else render here).")] = False,
+    device: Annotated[str | None, typer.Option(help="Speed knob: auto, cpu, cuda, cuda:N.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="Speed knob: auto, float32, bfloat16, float16.")] = None,
+    cache: Annotated[str | None, typer.Option(help="Speed knob: off, first_block, mag, taylorseer, pyramid.")] = None,
+    attention_backend: Annotated[str | None, typer.Option(help="Speed knob: a diffusers attention backend, e.g. native, flash.")] = None,
+    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="Speed knob: regional compile.")] = None,
+    vae_tiling: Annotated[bool | None, typer.Option("--vae-tiling/--no-vae-tiling", help="Speed knob: tiled VAE decode.")] = None,
+    cpu_offload: Annotated[bool | None, typer.Option("--cpu-offload/--no-cpu-offload", help="Speed knob: model CPU offload (CUDA).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
@@ -123,6 +133,12 @@ def render_command(
     settings = settings_for(home)
     board = load_storyboard(file)  # bad input fails here, before any model work
     name = project_name(file, project)
+    knobs = {"device": device, "dtype": dtype, "cache": cache, "attention_backend": attention_backend,
+             "compile": compile, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload}
+    overrides = tuple((k, v) for k, v in knobs.items() if v is not None)
+    from flows.context import apply_overrides
+
+    apply_overrides(board.settings, dict(overrides))  # bad values fail here, before any work
     mode = "off" if no_review else (review or ("shot" if os.environ.get("PREFECT_API_URL") else "off"))
     if mode not in ("shot", "batch", "off"):
         raise ConfigError(f"--review {mode!r} is not allowed; use shot, batch or off")
@@ -130,7 +146,8 @@ def render_command(
         raise ConfigError("--review-timeout must be at least 1 second")
     job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url,
                     model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL,
-                    workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url)
+                    workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url,
+                    overrides=overrides)
     _render_and_report(settings, job, len(board.shot_list()), as_json)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 
 from flows.settings import AppSettings, load_settings
@@ -19,7 +20,8 @@ from generation.types import LoadOptions
 from shots.families import spec_for_model
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
-from shots.models import Storyboard
+from shots.errors import ConfigError
+from shots.models import Settings, Storyboard
 from storage.artifacts import ArtifactStore
 from storage.db import open_database
 
@@ -47,6 +49,7 @@ class RenderJob(BaseModel):
     results_url: str | None = None
     export: bool = True
     revision: str = ""  # SHA-256 of the storyboard file when the run started
+    overrides: tuple[tuple[str, str], ...] = ()  # settings from the command line (speed knobs)
 
 
 @dataclass
@@ -98,10 +101,64 @@ _GUARD = threading.Lock()
 def board_for(job: RenderJob) -> Storyboard:
     """The job's storyboard with any ``--model`` override applied."""
     board = load_storyboard(job.storyboard)
+    changes = dict(job.overrides)
     if job.model:
-        settings = board.settings.model_copy(update={"model": job.model})
+        changes["model"] = job.model
+    if changes:
+        settings = apply_overrides(board.settings, changes)
         board = board.model_copy(update={"settings": settings})
     return board
+
+
+def apply_overrides(settings: Settings, changes: dict[str, Any]) -> Settings:
+    """Settings with command-line values applied and validated like the storyboard's."""
+    try:
+        return Settings.model_validate({**settings.model_dump(), **changes})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}: {first['msg']}") from None
+
+
+def preflight(job: RenderJob) -> Storyboard:
+    """Refuse, before any flow runs, a storyboard whose model, device, knobs or scorer cannot work here."""
+    from consistency.embedder import check_scorer
+    from generation.loading import inspect_model_dir
+    from generation.speed import attention_scope, resolve_device, resolve_dtype
+
+    board = board_for(job)
+    s = board.settings
+    settings = load_settings(job.home, job.database_url)
+    device = resolve_device(settings.device or s.device)
+    resolve_dtype(s.dtype, device)
+    if s.cpu_offload and not device.startswith("cuda"):
+        raise ConfigError("cpu_offload needs a CUDA device; it only moves models between GPU and CPU")
+    if s.model != "tiny" and (Path(s.model).expanduser().exists() or s.model.startswith((".", "/", "~"))):
+        inspect_model_dir(s.model)
+    if s.t2i_model and not (Path(s.t2i_model).expanduser() / "model_index.json").is_file():
+        raise ConfigError(f"t2i_model {s.t2i_model!r} is not a diffusers pipeline directory")
+    with attention_scope(s.attention_backend):  # an unknown or unusable backend is refused here
+        pass
+    if s.scorer != "tiny":
+        check_scorer(s.scorer)
+    _check_images(board, Path(job.storyboard))
+    return board
+
+
+def _check_images(board: Storyboard, storyboard: Path) -> None:
+    """Every reference image must open as an image (existence was checked at parse time)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from shots.checks import resolve_asset
+    from shots.errors import StoryboardError
+
+    refs = [(f"characters.{cid}.reference", c.reference) for cid, c in board.characters.items() if c.reference]
+    refs += [(f"shots.{shot.id}.reference", shot.reference) for _, shot in board.shot_list() if shot.reference]
+    for field, relative in refs:
+        try:
+            with Image.open(resolve_asset(storyboard.parent, relative)) as image:
+                image.verify()
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            raise StoryboardError(f"reference image {relative!r} cannot be read: {exc}", file=str(storyboard), field=field) from None
 
 
 def with_revision(job: RenderJob) -> RenderJob:

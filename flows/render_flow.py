@@ -27,7 +27,7 @@ from flows.store import transaction
 from flows.work import ShotResult, estimated_seconds, render_shot
 from flows.review_flow import review_batch, review_shot
 from flows.workers import remote_task, render_remote, workers_running
-from shots.errors import Conflict, TransientGenerationError
+from shots.errors import Conflict, StoryreelError, TransientGenerationError
 from storage.repo import (
     get_project,
     get_shot,
@@ -53,11 +53,24 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def render_shot_task(job: RenderJob, key: str) -> dict[str, Any]:
     """Render one shot (takes, scores, choice) and publish its table as an artifact."""
     ctx = context_for(job)
-    result = render_shot(ctx, key, progress.step_callback(key))
+    try:
+        result = render_shot(ctx, key, progress.step_callback(key))
+    except TransientGenerationError:
+        raise  # retried by Prefect
+    except (StoryreelError, ValueError) as exc:  # recorded on the shot; the flow goes on and reports it
+        result = _shot_failed(ctx, key, str(exc))
     progress.shot_done(key, "rendered" if result.rendered else "up to date")
     if result.rendered:
         _shot_artifact(job, result)
     return result.__dict__
+
+
+def _shot_failed(ctx: Any, key: str, message: str) -> ShotResult:
+    with transaction(ctx.engine) as session:
+        shot = get_shot(session, get_project(session, ctx.job.project), key)
+        if shot.status != "failed":
+            set_status(shot, "failed")
+    return ShotResult(key, rendered=True, error=message)
 
 
 @task(name="render-chain")

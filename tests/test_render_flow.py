@@ -184,7 +184,7 @@ def test_resume_after_kill_9(prefect_harness, film: dict) -> None:
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "STORYREEL_DATABASE_URL": film["url"], "HF_HUB_OFFLINE": "1"}
     exe = ROOT / ".venv" / "bin" / "storyreel"
     cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "flows.cli"]),
-           "render", str(film["folder"] / "storyboard.yaml"), "--project", "film", "--home", str(film["home"]), "--json"]
+           "render", str(film["folder"] / "storyboard.yaml"), "--project", "film", "--home", str(film["home"]), "--no-review", "--json"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
     def one_scored() -> bool:
@@ -290,3 +290,34 @@ def test_gpu_slot_bounds_renders_across_threads_and_processes(prefect_harness) -
     with get_client(sync_client=True) as client:
         limit = client.read_global_concurrency_limit_by_name(limit_name("cuda:7"))
     assert limit.limit == 1
+
+
+def test_a_failing_shot_is_recorded_and_the_cli_exits_1_without_a_traceback(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.work
+    from shots.errors import GenerationError
+
+    def broken(loaded, request, fps, progress=None, text_only=False):  # type: ignore[no-untyped-def]
+        if "grows" in request.prompt:
+            raise GenerationError("the model produced NaNs")
+        return real(loaded, request, fps, progress, text_only)
+
+    real = flows.work.render_take
+    monkeypatch.setattr(flows.work, "render_take", broken)
+    monkeypatch.setenv("STORYREEL_DATABASE_URL", film["url"])
+    code, out, err = run_cli("render", str(film["folder"] / "storyboard.yaml"), "--project", "film", "--home", str(film["home"]))
+    assert code == 1
+    assert "b: the model produced NaNs" in err and "Traceback" not in err + out
+    takes = _takes(film)
+    assert [t.error for t in takes["b"]] == ["the model produced NaNs"] * 2  # every attempt recorded
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["b"]["status"] == "failed" and rows["a"]["status"] == "scored" and rows["c"]["status"] == "scored"
+
+
+def test_unreadable_reference_image_is_refused_before_rendering(film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    (film["folder"] / "red.png").write_bytes(b"not a png at all")
+    board = BOARD.replace("red: {description: a red circle}", "red: {description: a red circle, reference: red.png}")
+    (film["folder"] / "storyboard.yaml").write_text(board)
+    monkeypatch.setenv("STORYREEL_DATABASE_URL", film["url"])
+    code, out, err = run_cli("render", str(film["folder"] / "storyboard.yaml"), "--home", str(film["home"]))
+    assert code == 2 and "characters.red.reference: reference image 'red.png' cannot be read" in err
+    assert "Traceback" not in err + out
