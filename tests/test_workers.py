@@ -27,21 +27,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 BOARD = """\
 title: Three chains
-settings: {model: tiny, width: 64, height: 64, fps: 16, steps: 4, seed: 3, max_takes: 1,
+settings: {model: tiny, width: 64, height: 64, fps: 16, steps: 8, seed: 3, max_takes: 1,
            thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null}}
 scenes:
   - id: one
     shots:
-      - {id: a1, prompt: a red circle moves right, duration: 1}
-      - {id: a2, prompt: a red circle moves up, duration: 1}
+      - {id: a1, prompt: a red circle moves right, duration: 3}
+      - {id: a2, prompt: a red circle moves up, duration: 3}
   - id: two
     shots:
-      - {id: b1, prompt: a blue square moves left, duration: 1}
-      - {id: b2, prompt: a blue square grows, duration: 1}
+      - {id: b1, prompt: a blue square moves left, duration: 3}
+      - {id: b2, prompt: a blue square grows, duration: 3}
   - id: three
     shots:
-      - {id: c1, prompt: a green star spins, duration: 1}
-      - {id: c2, prompt: a green star shrinks, duration: 1}
+      - {id: c1, prompt: a green star spins, duration: 3}
+      - {id: c2, prompt: a green star shrinks, duration: 3}
 """
 
 
@@ -122,7 +122,7 @@ def test_two_workers_share_the_chains_and_match_a_single_process_run(tmp_path: P
         run = subprocess.run([*render, str(homes["workers"] / "film" / "storyboard.yaml"), "--home", str(homes["workers"]), "--workers"],
                              cwd=ROOT, env=client_env, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
-        assert json.loads(run.stdout)["cut"]["frames"] == 6 * 17
+        assert json.loads(run.stdout)["cut"]["frames"] == 6 * 49
         distributed = _shots(postgres["storyreel"])
         # the same storyboard in one process (no workers), SQLite
         single_url = f"sqlite:///{homes['single'] / 'storyreel.db'}"
