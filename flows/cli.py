@@ -111,10 +111,9 @@ app.add_typer(models_app, name="models")
 @models_app.command("make-tiny")
 def make_tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to save the pipeline.")],
-    family: Annotated[str, typer.Option(help="wan, ltx or cogvideox.")] = "wan",
-    random: Annotated[bool, typer.Option("--random", help="Random weights (paints noise).")] = True,
+    family: Annotated[str, typer.Option(help="wan, wan22, wan22_ti2v, ltx, cogvideox or pixart (text-to-image).")] = "wan",
 ) -> None:
-    """Build a tiny random-weight image-to-video pipeline and save it with save_pretrained."""
+    """Build a tiny random-weight pipeline (it paints noise) and save it with save_pretrained."""
     from generation.tiny import BUILDERS, make_tiny
 
     if family not in BUILDERS:

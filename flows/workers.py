@@ -17,6 +17,7 @@ from typing import Any
 from prefect import Task
 
 from flows.context import RenderJob
+from shots.errors import ConfigError
 
 RESULTS_BLOCK = "storyreel-results"
 
@@ -27,14 +28,28 @@ def worker_id() -> str:
 
 
 def result_storage(url: str | None) -> Any:
-    """A saved fsspec result-storage block for ``url`` (None: Prefect's local default)."""
+    """A saved result-storage block for ``url`` (None: Prefect's local default).
+
+    ``/path`` and ``file:///path`` are local folders (a shared mount); ``s3://…``, ``gs://…``
+    and other fsspec URLs are remote.
+    """
     if not url:
         return None
-    from prefect.filesystems import RemoteFileSystem
+    from urllib.parse import urlsplit
 
-    block = RemoteFileSystem(basepath=url)
+    from prefect.filesystems import LocalFileSystem, RemoteFileSystem
+    from pydantic import ValidationError
+
+    parts = urlsplit(url)
+    try:
+        if parts.scheme in ("", "file"):
+            block: Any = LocalFileSystem(basepath=parts.path if parts.scheme else url)
+        else:
+            block = RemoteFileSystem(basepath=url)
+    except ValidationError as exc:
+        raise ConfigError(f"STORYREEL_RESULTS={url!r} is not usable: {exc.errors()[0]['msg']}") from None
     block.save(RESULTS_BLOCK, overwrite=True)
-    return RemoteFileSystem.load(RESULTS_BLOCK)
+    return type(block).load(RESULTS_BLOCK)
 
 
 def remote_task(task: Task, results_url: str | None) -> Task:

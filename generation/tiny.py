@@ -52,56 +52,12 @@ def _t5_encoder(umt5: bool, vocab_size: int) -> torch.nn.Module:
     return T5EncoderModel(T5Config(**kwargs)).eval()
 
 
-def build_wan_i2v(rope_max_seq_len: int = 64) -> object:
-    """Tiny Wan 2.1 image-to-video pipeline (the FACTS.md recipe)."""
-    from diffusers import (
-        AutoencoderKLWan,
-        FlowMatchEulerDiscreteScheduler,
-        WanImageToVideoPipeline,
-        WanTransformer3DModel,
-    )
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+def _wan_vae() -> torch.nn.Module:
+    from diffusers import AutoencoderKLWan
 
-    torch.manual_seed(0)
-    tokenizer = build_tokenizer()
-    return WanImageToVideoPipeline(
-        tokenizer=tokenizer,
-        text_encoder=_t5_encoder(True, len(tokenizer)),
-        vae=AutoencoderKLWan(
-            base_dim=3,
-            z_dim=16,
-            dim_mult=[1, 1, 1, 1],
-            num_res_blocks=1,
-            temperal_downsample=[False, True, True],
-        ).eval(),
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-        image_processor=CLIPImageProcessor(crop_size=32, size=32),
-        image_encoder=CLIPVisionModel(
-            CLIPVisionConfig(
-                hidden_size=4,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                image_size=32,
-                intermediate_size=16,
-                patch_size=1,
-            )
-        ).eval(),
-        transformer=WanTransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=2,
-            attention_head_dim=12,
-            in_channels=36,
-            out_channels=16,
-            text_dim=TEXT_DIM,
-            freq_dim=256,
-            ffn_dim=32,
-            num_layers=2,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-            rope_max_seq_len=rope_max_seq_len,
-            image_dim=4,
-        ).eval(),
-    )
+    return AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    ).eval()
 
 
 def _wan_transformer(channels: int, image_dim: int | None, rope_max_seq_len: int = 64) -> torch.nn.Module:
@@ -124,16 +80,43 @@ def _wan_transformer(channels: int, image_dim: int | None, rope_max_seq_len: int
     ).eval()
 
 
-def build_wan22_i2v() -> object:
-    """Tiny Wan 2.2 A14B-style image-to-video pipeline: two experts split at a boundary."""
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline
+def build_wan_i2v(rope_max_seq_len: int = 64) -> object:
+    """Tiny Wan 2.1 image-to-video pipeline (the FACTS.md recipe)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer()
     return WanImageToVideoPipeline(
         tokenizer=tokenizer,
         text_encoder=_t5_encoder(True, len(tokenizer)),
-        vae=AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]).eval(),
+        vae=_wan_vae(),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=CLIPVisionModel(
+            CLIPVisionConfig(
+                hidden_size=4,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=32,
+                intermediate_size=16,
+                patch_size=1,
+            )
+        ).eval(),
+        transformer=_wan_transformer(16, 4, rope_max_seq_len),
+    )
+
+
+def build_wan22_i2v() -> object:
+    """Tiny Wan 2.2 A14B-style image-to-video pipeline: two experts split at a boundary."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=_t5_encoder(True, len(tokenizer)),
+        vae=_wan_vae(),
         scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
         transformer=_wan_transformer(16, None),
         transformer_2=_wan_transformer(16, None),

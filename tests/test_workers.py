@@ -113,7 +113,8 @@ def test_two_workers_share_the_chains_and_match_a_single_process_run(tmp_path: P
             (home / "film").mkdir()
             (home / "film" / "storyboard.yaml").write_text(BOARD)
             homes[run] = home
-        client_env = {**env, "PREFECT_API_URL": api, "STORYREEL_DATABASE_URL": postgres["storyreel"]}
+        results = tmp_path / "results"  # task results shared through an fsspec URL
+        client_env = {**env, "PREFECT_API_URL": api, "STORYREEL_DATABASE_URL": postgres["storyreel"], "STORYREEL_RESULTS": results.as_uri()}
         for _ in range(2):
             procs.append(subprocess.Popen([sys.executable, "-m", "flows.cli", "worker", "--home", str(homes["workers"])],
                                           cwd=ROOT, env=client_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
@@ -123,6 +124,7 @@ def test_two_workers_share_the_chains_and_match_a_single_process_run(tmp_path: P
                              cwd=ROOT, env=client_env, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
         assert json.loads(run.stdout)["cut"]["frames"] == 6 * 49
+        assert len([p for p in results.rglob("*") if p.is_file()]) >= 6  # a result per shot went through it
         distributed = _shots(postgres["storyreel"])
         # the same storyboard in one process (no workers), SQLite
         single_url = f"sqlite:///{homes['single'] / 'storyreel.db'}"
