@@ -35,6 +35,7 @@ def worker_command(
         torch.set_num_threads(threads)
     _prefect_env()
     settings = settings_for(home)
+    os.environ["STORYREEL_WORKER_HOME"] = str(settings.home)  # this host's models and media cache
     from flows.render_flow import render_shot_task
     from flows.workers import remote_task, worker_id
 

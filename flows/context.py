@@ -15,14 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 
-from flows.settings import AppSettings, load_settings
+from flows.settings import AppSettings, load_settings, worker_home
 from generation.types import LoadOptions
 from shots.families import spec_for_model
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 from shots.errors import ConfigError
 from shots.models import Settings, Storyboard
-from storage.artifacts import ArtifactStore
+from storage.artifacts import ArtifactStore  # noqa: F401  (the type of RenderContext.store)
 from storage.db import open_database
 
 
@@ -153,12 +153,12 @@ def _check_images(board: Storyboard, storyboard: Path) -> None:
 
     refs = [(f"characters.{cid}.reference", c.reference) for cid, c in board.characters.items() if c.reference]
     refs += [(f"shots.{shot.id}.reference", shot.reference) for _, shot in board.shot_list() if shot.reference]
-    for field, relative in refs:
+    for where, relative in refs:
         try:
             with Image.open(resolve_asset(storyboard.parent, relative)) as image:
                 image.verify()
         except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise StoryboardError(f"reference image {relative!r} cannot be read: {exc}", file=str(storyboard), field=field) from None
+            raise StoryboardError(f"reference image {relative!r} cannot be read: {exc}", file=str(storyboard), field=where) from None
 
 
 def with_revision(job: RenderJob) -> RenderJob:
@@ -173,7 +173,8 @@ def context_for(job: RenderJob) -> RenderContext:
     """The process-wide context of ``job`` (built on first use)."""
     with _GUARD:
         if job not in _CONTEXTS:
-            settings = load_settings(job.home, job.database_url)
+            # A worker on another host caches media in its own home; the store URL links them.
+            settings = load_settings(worker_home() or job.home, job.database_url)
             board = board_for(job)
             model_dir = settings.resolve_model(board.settings.model)
             graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
@@ -183,7 +184,7 @@ def context_for(job: RenderJob) -> RenderContext:
                 board=board,
                 graph=graph,
                 engine=open_database(job.database_url),
-                store=ArtifactStore(settings.home),
+                store=settings.artifacts(),
                 model_dir=model_dir,
             )
         return _CONTEXTS[job]

@@ -17,7 +17,6 @@ from shots.cutlist import CutItem, build_cut_list
 from shots.errors import Conflict
 from shots.graph import plan_storyboard
 from shots.models import Storyboard
-from storage.artifacts import ArtifactStore
 from storage.db import open_database
 from storage.repo import add_cut, get_project, is_current, live_shots
 from storage.schema import Cut, Shot, StoryboardVersion
@@ -65,7 +64,7 @@ def export_cut(
         Conflict: Some shots lack an approved/chosen take (listed), unless allowed.
     """
     engine = open_database(settings.database_url)
-    store = ArtifactStore(settings.home)
+    store = settings.artifacts()
     with transaction(engine) as session:
         project = get_project(session, name)
         version = session.scalar(
@@ -99,15 +98,15 @@ def export_cut(
         if board.settings.audio:
             audio = resolve_asset(Path(project.storyboard_path).parent, board.settings.audio)
         width, height = graph.shots[0].width, graph.shots[0].height
-        info = stitch(cut, store.path(relative), width, height, audio=audio)
+        staged = store.staging(name) / f"cut-{number:03d}.mp4"
+        info = stitch(cut, staged, width, height, audio=audio)
+        digest = store.put(staged, relative)
         otio_path = write_otio(cut, otio, name) if otio else None
-        from storage.artifacts import sha256_file
-
         add_cut(
             session,
             project,
             output_path=relative,
-            sha256=sha256_file(store.path(relative)),
+            sha256=digest,
             entries=cut.as_entries(),
             settings={"fps": fps, "width": width, "height": height, "audio": board.settings.audio, "allow_unapproved": allow_unapproved},
             frames=info.frames,

@@ -34,6 +34,7 @@ from storage.repo import (
     is_current,
     live_shots,
     recover_interrupted,
+    set_status,
 )
 from storage.tracking import submit
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shots.families import TINY_MODEL
+from storage.artifacts import ArtifactStore
 
 TINY_DIR_NAME = "tiny-wan-i2v"
 
@@ -21,6 +22,8 @@ class AppSettings:
         media_url: Base URL of the media server for review pages (``STORYREEL_MEDIA_URL``).
         device: Device override for this process, e.g. a worker's ``cuda:1`` (``STORYREEL_DEVICE``).
         results_url: fsspec URL for task results shared with workers (``STORYREEL_RESULTS``).
+        store_url: fsspec URL where media live for every host (``STORYREEL_STORE``); the home
+            folder is then a local cache.
     """
 
     home: Path
@@ -28,6 +31,11 @@ class AppSettings:
     media_url: str | None = None
     device: str | None = None
     results_url: str | None = None
+    store_url: str | None = None
+
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store: the home folder, backed by ``store_url`` when set."""
+        return ArtifactStore(self.home, self.store_url)
 
     @property
     def models_dir(self) -> Path:
@@ -53,4 +61,10 @@ def load_settings(home: Path | str | None = None, database_url: str | None = Non
         media_url=os.environ.get("STORYREEL_MEDIA_URL"),
         device=os.environ.get("STORYREEL_DEVICE"),
         results_url=os.environ.get("STORYREEL_RESULTS"),
+        store_url=os.environ.get("STORYREEL_STORE"),
     )
+
+
+def worker_home() -> str | None:
+    """The home a `storyreel worker` was started with; it overrides a job's home in that process."""
+    return os.environ.get("STORYREEL_WORKER_HOME")

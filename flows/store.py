@@ -14,7 +14,6 @@ from flows.settings import AppSettings
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 from shots.models import Storyboard
-from storage.artifacts import ArtifactStore
 from storage.db import open_database
 from storage.repo import get_project, is_current, live_shots, render_seconds
 from storage.schema import Project
@@ -46,7 +45,7 @@ def submit_file(
     graph = plan_storyboard(board)
     engine = open_database(settings.database_url)
     project = project_name(file, name)
-    ArtifactStore(settings.home).staging(project)  # checks the name is usable on disk
+    settings.artifacts().staging(project)  # checks the name is usable on disk
     with transaction(engine) as session:
         _, changes = submit(session, project, file, board, graph, board.settings.model)
     return project, board, graph, changes
@@ -55,7 +54,7 @@ def submit_file(
 def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
     """Every live shot of a project with status, chosen take, scores, staleness and media state."""
     engine = open_database(settings.database_url)
-    store = ArtifactStore(settings.home)
+    store = settings.artifacts()
     rows = []
     with transaction(engine) as session:
         project: Project = get_project(session, name)

@@ -3,6 +3,10 @@
 Writers produce a file anywhere under the project's staging folder (same filesystem) and
 `ArtifactStore.put` renames it into place atomically; a crash leaves either the old file or
 none, never half of one. A missing or changed file is detected by `verify`, never used.
+
+With a ``remote`` fsspec URL (``s3://bucket/prefix``, ``gs://…``, ``file:///shared``) the home
+folder is a local cache: `put` also uploads, and `path` downloads a file this host lacks, so
+workers and the flow on different hosts see the same media.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from shots.errors import StorageError
 
@@ -42,8 +46,25 @@ class TakeFiles:
 class ArtifactStore:
     """Media of every project under one home folder."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, remote: str | None = None) -> None:
         self.home = Path(home).resolve()
+        self.remote = remote.rstrip("/") if remote else None
+        self._fs: Any = None
+
+    def _remote_fs(self) -> Any:
+        if self._fs is None:
+            import fsspec
+
+            try:
+                self._fs, _ = fsspec.core.url_to_fs(self.remote)
+            except (ImportError, ValueError) as exc:
+                raise StorageError(f"media store {self.remote!r} cannot be used: {exc}") from None
+        return self._fs
+
+    def _remote_path(self, relative: str) -> str:
+        import fsspec
+
+        return fsspec.core.url_to_fs(f"{self.remote}/{relative}")[1]
 
     def _check(self, *names: str) -> None:
         for name in names:
@@ -68,16 +89,29 @@ class ArtifactStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def path(self, relative: str) -> Path:
-        """Absolute path of a stored file; refuses paths that leave the home folder."""
+    def local(self, relative: str) -> Path:
+        """Where a stored file lives on this host; refuses paths that leave the home folder."""
         target = (self.home / relative).resolve()
         if not target.is_relative_to(self.home) or Path(relative).is_absolute():
             raise StorageError(f"{relative!r} is outside the media home {self.home}")
         return target
 
+    def path(self, relative: str) -> Path:
+        """A readable local path of a stored file, fetched from the remote store if needed."""
+        target = self.local(relative)
+        if self.remote and not target.is_file():
+            fs = self._remote_fs()
+            source = self._remote_path(relative)
+            if fs.exists(source):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.download")
+                fs.get_file(source, str(tmp))
+                os.replace(tmp, target)
+        return target
+
     def put(self, source: Path, relative: str) -> str:
-        """Move ``source`` to ``relative`` atomically; returns its SHA-256."""
-        target = self.path(relative)
+        """Move ``source`` to ``relative`` atomically (and upload it); returns its SHA-256."""
+        target = self.local(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = sha256_file(source)
         try:
@@ -87,6 +121,11 @@ class ArtifactStore:
             shutil.copyfile(source, tmp)
             os.replace(tmp, target)
             Path(source).unlink(missing_ok=True)
+        if self.remote:
+            fs = self._remote_fs()
+            destination = self._remote_path(relative)
+            fs.makedirs(destination.rsplit("/", 1)[0], exist_ok=True)
+            fs.put_file(str(target), destination)
         return digest
 
     def verify(self, relative: str | None, sha256: str | None) -> FileState:

@@ -159,3 +159,60 @@ def demo_home(tmp_path: Path, tiny_models: dict[str, Path]) -> Path:
     (home / "models").mkdir(parents=True)
     shutil.copytree(tiny_models["wan"], home / "models" / "tiny-wan-i2v")
     return home
+
+
+FILM_BOARD = """\
+title: End to end
+settings:
+  model: tiny
+  width: 32
+  height: 32
+  fps: 16
+  steps: 2
+  seed: 1
+  max_takes: 2
+  audio: bed.wav
+  thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null}
+characters:
+  red: {description: a red circle}
+scenes:
+  - id: one
+    shots:
+      - {id: a, prompt: a red circle moves right, characters: [red], duration: 1, transition: {crossfade: 0.25}}
+      - {id: b, prompt: a red circle grows, duration: 1, thresholds: {flicker: 1.01}}
+  - id: two
+    shots:
+      - {id: c, prompt: a blue square, duration: 0.5}
+"""
+
+
+def _wav(path: Path, seconds: float = 1.0) -> None:
+    """A sine tone as a WAV file (an audio bed)."""
+    import wave
+
+    import numpy as np
+
+    rate = 8000
+    data = (np.sin(np.arange(int(seconds * rate)) / rate * 2 * np.pi * 330) * 9000).astype(np.int16)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(data.tobytes())
+
+
+@pytest.fixture
+def film(tmp_path: Path, demo_home: Path) -> dict:
+    """A 3-shot storyboard with a crossfade and an audio bed, and a job to render it."""
+    from flows.context import RenderJob
+    from flows.settings import load_settings
+
+    folder = tmp_path / "film"
+    folder.mkdir()
+    (folder / "storyboard.yaml").write_text(FILM_BOARD)
+    _wav(folder / "bed.wav")
+    url = f"sqlite:///{demo_home / 'storyreel.db'}"
+    job = RenderJob(storyboard=str(folder / "storyboard.yaml"), project="film", home=str(demo_home), database_url=url)
+    return {"job": job, "settings": load_settings(demo_home, url), "folder": folder, "home": demo_home, "url": url}
+
+

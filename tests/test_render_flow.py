@@ -8,16 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from flows.context import RenderJob
 from flows.export import export_cut
-from flows.settings import load_settings
 from flows.store import project_status, transaction
 from generation.encode import probe
 from shots.errors import Conflict
@@ -26,54 +23,13 @@ from storage.artifacts import ArtifactStore
 from storage.db import open_database
 from storage.repo import get_project, live_shots
 from storage.schema import Cut, Score, Take
-from tests.conftest import ROOT, run_cli
+from tests.conftest import FILM_BOARD, ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
-BOARD = """\
-title: End to end
-settings:
-  model: tiny
-  width: 32
-  height: 32
-  fps: 16
-  steps: 2
-  seed: 1
-  max_takes: 2
-  audio: bed.wav
-  thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null}
-characters:
-  red: {description: a red circle}
-scenes:
-  - id: one
-    shots:
-      - {id: a, prompt: a red circle moves right, characters: [red], duration: 1, transition: {crossfade: 0.25}}
-      - {id: b, prompt: a red circle grows, duration: 1, thresholds: {flicker: 1.01}}
-  - id: two
-    shots:
-      - {id: c, prompt: a blue square, duration: 0.5}
-"""
+BOARD = FILM_BOARD
 
 
-def _wav(path: Path, seconds: float = 1.0) -> None:
-    rate = 8000
-    data = (np.sin(np.arange(int(seconds * rate)) / rate * 2 * np.pi * 330) * 9000).astype(np.int16)
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(data.tobytes())
-
-
-@pytest.fixture
-def film(tmp_path: Path, demo_home: Path) -> dict:
-    folder = tmp_path / "film"
-    folder.mkdir()
-    (folder / "storyboard.yaml").write_text(BOARD)
-    _wav(folder / "bed.wav")
-    url = f"sqlite:///{demo_home / 'storyreel.db'}"
-    job = RenderJob(storyboard=str(folder / "storyboard.yaml"), project="film", home=str(demo_home), database_url=url)
-    return {"job": job, "settings": load_settings(demo_home, url), "folder": folder, "home": demo_home, "url": url}
 
 
 def _render(job: RenderJob) -> dict:
@@ -311,6 +267,27 @@ def test_a_failing_shot_is_recorded_and_the_cli_exits_1_without_a_traceback(pref
     assert [t.error for t in takes["b"]] == ["the model produced NaNs"] * 2  # every attempt recorded
     rows = {r["id"]: r for r in project_status(film["settings"], "film")}
     assert rows["b"]["status"] == "failed" and rows["a"]["status"] == "scored" and rows["c"]["status"] == "scored"
+
+
+def test_an_error_before_any_take_fails_the_shot_not_the_flow(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.work
+    from shots.errors import GenerationError
+
+    real = flows.work.start_frame
+
+    def no_start(ctx, session, planned):  # type: ignore[no-untyped-def]
+        if planned.id == "c":
+            raise GenerationError("the keyframe model is gone")
+        return real(ctx, session, planned)
+
+    monkeypatch.setattr(flows.work, "start_frame", no_start)
+    from flows.render_flow import render_flow
+
+    state = render_flow(film["job"], return_state=True)
+    assert state.is_failed() and "c: the keyframe model is gone" in state.message
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["c"]["status"] == "failed" and rows["c"]["takes"] == 0
+    assert rows["a"]["status"] == "scored"
 
 
 def test_unreadable_reference_image_is_refused_before_rendering(film: dict, monkeypatch: pytest.MonkeyPatch) -> None:

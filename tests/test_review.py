@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,14 +14,18 @@ from flows.store import project_status, transaction
 from storage.db import open_database
 from storage.schema import Review
 from tests.conftest import run_cli
-from tests.test_render_flow import BOARD, _render, _takes, film  # noqa: F401  (fixture)
+from tests.test_render_flow import BOARD, _render, _takes
 
 pytestmark = pytest.mark.slow
 
 
 def _paused_run(timeout: float = 120):  # type: ignore[no-untyped-def]
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
 
     end = time.monotonic() + timeout

@@ -254,3 +254,20 @@ def test_status_json_and_cli_errors(env: dict, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("STORYREEL_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     code, out, err = run_cli("projects")
     assert code == 1 and err.count("\n") == 1 and err.startswith("Error: cannot connect to database") and "Traceback" not in err
+
+
+def test_remote_store_shares_media_between_homes(tmp_path: Path) -> None:
+    remote = (tmp_path / "bucket").as_uri()
+    writer = ArtifactStore(tmp_path / "host-a", remote)
+    reader = ArtifactStore(tmp_path / "host-b", remote)
+    files = writer.take_files("film", "s01", 1)
+    staged = writer.staging("film") / "x.mp4"
+    staged.write_bytes(b"frames")
+    sha = writer.put(staged, files.video)
+    assert (tmp_path / "bucket" / "film" / "takes" / "s01" / "take-001.mp4").read_bytes() == b"frames"
+    assert not reader.local(files.video).exists()
+    assert reader.verify(files.video, sha) == "ok"  # fetched from the store into host-b's cache
+    assert reader.local(files.video).read_bytes() == b"frames"
+    assert reader.verify(writer.take_files("film", "s02", 1).video, None) == "missing"
+    with pytest.raises(StorageError, match="cannot be used"):
+        ArtifactStore(tmp_path, "nosuchscheme://x/y").path("film/a.mp4")
