@@ -23,7 +23,6 @@ from flows.settings import AppSettings
 from shots.errors import ConfigError
 from shots.loading import load_storyboard
 
-
 DEFAULT_MEDIA_URL = "http://127.0.0.1:8765"
 
 
@@ -63,9 +62,8 @@ def _run_render(job: Any, total: int, as_json: bool) -> dict[str, Any]:
 
 def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: bool) -> None:
     """Run the flow, print its summary (table or JSON), exit 1 when a shot failed."""
-    from shots.errors import GenerationError
-
     from flows.context import preflight
+    from shots.errors import GenerationError
 
     preflight(job)  # exit 2 for a model, device or scorer that cannot work, before the flow
     summary = _run_render(job, total, as_json)

@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 
 from flows.settings import AppSettings, load_settings, worker_home
 from generation.types import LoadOptions
+from shots.errors import ConfigError
 from shots.families import spec_for_model
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
-from shots.errors import ConfigError
 from shots.models import Settings, Storyboard
 from storage.artifacts import ArtifactStore  # noqa: F401  (the type of RenderContext.store)
 from storage.db import open_database

@@ -23,14 +23,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows import progress
 from flows.context import RenderJob, context_for, with_revision
 from flows.export import export_cut
+from flows.review_flow import review_batch, review_shot
 from flows.store import transaction
 from flows.work import ShotResult, estimated_seconds, render_shot
-from flows.review_flow import review_batch, review_shot
 from flows.workers import remote_task, render_remote, workers_running
 from shots.errors import Conflict, StoryreelError, TransientGenerationError
 from storage.repo import (
     get_project,
-    get_shot,
+    get_project_shot,
     is_current,
     live_shots,
     recover_interrupted,
@@ -68,7 +68,7 @@ def render_shot_task(job: RenderJob, key: str) -> dict[str, Any]:
 
 def _shot_failed(ctx: Any, key: str, message: str) -> ShotResult:
     with transaction(ctx.engine) as session:
-        shot = get_shot(session, get_project(session, ctx.job.project), key)
+        shot = get_project_shot(session, ctx.job.project, key)
         if shot.status != "failed":
             set_status(shot, "failed")
     return ShotResult(key, rendered=True, error=message)
@@ -100,7 +100,7 @@ def _advance(progress_id: Any) -> None:
 def _shot_artifact(job: RenderJob, result: ShotResult) -> None:
     ctx = context_for(job)
     with transaction(ctx.engine) as session:
-        shot = get_shot(session, get_project(session, job.project), result.shot)
+        shot = get_project_shot(session, job.project, result.shot)
         rows = []
         for take in shot.takes:
             if take.attempt not in result.takes:

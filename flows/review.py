@@ -9,7 +9,14 @@ from pydantic import BaseModel, Field
 from flows.settings import AppSettings
 from flows.store import transaction
 from storage.db import open_database
-from storage.repo import add_review, get_project, get_shot, get_take, live_shots
+from storage.repo import (
+    add_review,
+    get_project,
+    get_project_shot,
+    get_shot,
+    get_take,
+    live_shots,
+)
 from storage.tracking import propagate
 
 Decision = Literal["approve", "reject", "reroll"]
@@ -29,7 +36,7 @@ class ShotReview(BaseModel):
 def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
     """Everything a reviewer needs about one shot, as plain data."""
     with transaction(open_database(settings.database_url)) as session:
-        shot = get_shot(session, get_project(session, project), key)
+        shot = get_project_shot(session, project, key)
         chosen = shot.chosen_take
         return {
             "shot": shot.key,

@@ -50,6 +50,7 @@ from storage.repo import (
     fail_take,
     finish_take,
     get_project,
+    get_project_shot,
     get_shot,
     is_current,
     live_shots,
@@ -83,7 +84,7 @@ def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot) -> S
     """The conditioning frame of a shot (see `generation.keyframes`)."""
     s = ctx.board.settings
     if planned.conditioned_on:
-        up = get_shot(session, get_project(session, ctx.job.project), planned.conditioned_on)
+        up = get_project_shot(session, ctx.job.project, planned.conditioned_on)
         if not is_current(up):
             raise GenerationError(f"shot {planned.id} continues {up.key}, which has no current chosen take")
         frames = _take_frames(ctx, up.chosen_take)
@@ -116,7 +117,7 @@ def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, sta
     first = next(p for p in ctx.graph.shots if p.scene == planned.scene)
     if first.id == planned.id:
         return None if start.text_only else start.image
-    shot = get_shot(session, get_project(session, ctx.job.project), first.id)
+    shot = get_project_shot(session, ctx.job.project, first.id)
     return _take_frames(ctx, shot.chosen_take)[0] if is_current(shot) else None
 
 
@@ -139,15 +140,30 @@ def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray,
     )
 
 
-def render_attempt(ctx: RenderContext, key: str, seed: int, progress: Progress | None = None) -> Outcome:
+@dataclass(frozen=True)
+class ShotInputs:
+    """What conditions and judges every take of a shot: the same for each attempt."""
+
+    start: StartFrame
+    references: list[np.ndarray]
+    anchor: np.ndarray | None
+
+
+def shot_inputs(ctx: RenderContext, key: str) -> ShotInputs:
+    """Start frame, identity references and scene anchor of shot ``key`` (decoded once)."""
+    planned = ctx.graph.shot(key)
+    with transaction(ctx.engine) as session:
+        start = start_frame(ctx, session, planned)
+        return ShotInputs(start, identity_references(ctx, session, planned), scene_anchor(ctx, session, planned, start))
+
+
+def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, progress: Progress | None = None) -> Outcome:
     """Render, colour-match, score and store one take of shot ``key``."""
     planned = ctx.graph.shot(key)
     prompt = ctx.job.prompt if ctx.job.prompt and key in ctx.job.only else planned.prompt.prompt
+    start, references, anchor = inputs.start, inputs.references, inputs.anchor
     with transaction(ctx.engine) as session:
-        shot = get_shot(session, get_project(session, ctx.job.project), key)
-        start = start_frame(ctx, session, planned)
-        references = identity_references(ctx, session, planned)
-        anchor = scene_anchor(ctx, session, planned, start)
+        shot = get_project_shot(session, ctx.job.project, key)
         params = {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source, "worker": worker_id()}
         take = add_take(session, shot, seed, ctx.board.settings.model, params)
         take_id, attempt = take.id, take.attempt
@@ -200,7 +216,7 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
     """Render shot ``key`` until a take passes or ``max_takes`` is reached, then choose one."""
     forced = ctx.job.force and key in ctx.job.only
     with transaction(ctx.engine) as session:
-        shot = get_shot(session, get_project(session, ctx.job.project), key)
+        shot = get_project_shot(session, ctx.job.project, key)
         if not forced and not needs_render(shot):
             return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
         done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
@@ -210,8 +226,12 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
     base = ctx.job.seed if forced and ctx.job.seed is not None else planned.seed
     offset = previous if forced and ctx.job.seed is None else 0  # a re-render draws a new seed
 
+    inputs: list[ShotInputs] = []  # computed on the first attempt, reused by re-rolls
+
     def attempt_fn(attempt: int, _seed: int) -> Outcome:
-        return render_attempt(ctx, key, take_seed(base, attempt - 1 + offset), progress)
+        if not inputs:
+            inputs.append(shot_inputs(ctx, key))
+        return render_attempt(ctx, key, take_seed(base, attempt - 1 + offset), inputs[0], progress)
 
     outcomes, chosen = policy.run(base, attempt_fn, done)
     result = ShotResult(key, rendered=True, takes=[o.attempt for o in outcomes])

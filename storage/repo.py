@@ -59,6 +59,11 @@ def get_shot(session: Session, project: Project, key: str) -> Shot:
     return shot
 
 
+def get_project_shot(session: Session, project: str, key: str) -> Shot:
+    """The live shot ``key`` of the project named ``project``."""
+    return get_shot(session, get_project(session, project), key)
+
+
 def live_shots(session: Session, project: Project) -> list[Shot]:
     """The project's current shots in story order."""
     return list(
