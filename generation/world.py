@@ -2,12 +2,18 @@
 
 Clips are procedurally drawn, seeded and reproducible; a shape keeps its identity (shape +
 colour) through a clip, and a clip can start where another ended, so identity carries across
-shots. Used to test the consistency metrics on known ground truth.
+shots. The embedded demo models are trained on this world (`generation.training`), and the
+consistency tests use it as known ground truth.
+
+Captions follow one grammar: ``a red circle moves right on a green background``, ``a red
+circle and a blue square meet on a green background``. A fixed eighth of all captions is held
+out of training (`held_out`) so that benchmarks judge captions the models never saw.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,8 +31,13 @@ COLORS: dict[str, tuple[int, int, int]] = {
     "pink": (245, 150, 200),
 }
 SHAPES = ("circle", "square", "triangle", "star")
-MOTIONS = ("left", "right", "up", "down", "grows", "shrinks", "spins", "bounces")
+MOTIONS = ("left", "right", "up", "down", "grows", "shrinks", "spins", "bounces", "meet")
+"""Every motion; ``meet`` (two shapes close in on each other) needs exactly two actors."""
+DIRECTIONS = ("left", "right", "up", "down")
 _STEP = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+SPEED = 0.35
+"""How far a moving shape travels in one clip, as a fraction of the frame."""
+MEET_STEP = 0.15
 
 
 @dataclass(frozen=True)
@@ -51,18 +62,26 @@ class ClipSpec:
 
     def caption(self) -> str:
         """E.g. ``a red circle moves right on a blue background``."""
-        names = " and ".join(f"a {a.color} {a.shape}" for a in self.actors)
+        names = " and ".join(self.descriptions())
         plural = len(self.actors) > 1
-        verb = {"left": "move left", "right": "move right", "up": "move up", "down": "move down"}.get(
-            self.motion, self.motion.rstrip("s") if plural else self.motion
-        )
-        if not plural and self.motion in _STEP:
-            verb = f"moves {self.motion}"
+        if self.motion in _STEP:
+            verb = f"{'move' if plural else 'moves'} {self.motion}"
+        else:
+            verb = self.motion[:-1] if plural and self.motion.endswith("s") else self.motion
         return f"{names} {verb} on a {self.background} background"
 
+    def descriptions(self) -> list[str]:
+        """Each actor as a character description, e.g. ``a red circle``."""
+        return [f"{'an' if a.color[0] in 'aeiou' else 'a'} {a.color} {a.shape}" for a in self.actors]
 
-def actor_at(actor: Actor, motion: str, t: float, speed: float = 0.35) -> Actor:
-    """The actor at time ``t`` in [0, 1] of a clip with ``motion``."""
+
+def actor_at(actor: Actor, motion: str, t: float, speed: float = SPEED, toward: float = 0.0) -> Actor:
+    """The actor at time ``t`` in [0, 1] of a clip with ``motion``.
+
+    ``toward`` is the sign (−1, +1) of the horizontal direction to the other actor (``meet``).
+    """
+    if motion == "meet":
+        return replace(actor, x=actor.x + toward * MEET_STEP * t)
     if motion in _STEP:
         dx, dy = _STEP[motion]
         return replace(actor, x=actor.x + dx * speed * t, y=actor.y + dy * speed * t)
@@ -106,31 +125,71 @@ def draw_frame(actors: tuple[Actor, ...], background: str, size: int = 64) -> np
     return np.asarray(image)
 
 
+def actors_at(spec: ClipSpec, t: float) -> tuple[Actor, ...]:
+    """Every actor of the clip at time ``t`` in [0, 1]."""
+    if spec.motion == "meet":
+        if len(spec.actors) != 2:
+            raise ValueError("motion 'meet' needs exactly two actors")
+        a, b = spec.actors
+        sign = 1.0 if a.x <= b.x else -1.0
+        return (actor_at(a, "meet", t, toward=sign), actor_at(b, "meet", t, toward=-sign))
+    return tuple(actor_at(a, spec.motion, t) for a in spec.actors)
+
+
 def render_clip(spec: ClipSpec, frames: int = 17, size: int = 64) -> np.ndarray:
     """The clip as uint8 (frames, size, size, 3)."""
     times = np.linspace(0.0, 1.0, frames)
-    return np.stack(
-        [draw_frame(tuple(actor_at(a, spec.motion, float(t)) for a in spec.actors), spec.background, size) for t in times]
-    )
+    return np.stack([draw_frame(actors_at(spec, float(t)), spec.background, size) for t in times])
 
 
 def end_state(spec: ClipSpec) -> tuple[Actor, ...]:
     """The actors as the clip leaves them, to start the next shot from."""
-    return tuple(actor_at(a, spec.motion, 1.0) for a in spec.actors)
+    return actors_at(spec, 1.0)
 
 
-def random_spec(rng: np.random.Generator, actors: int = 1) -> ClipSpec:
-    """A random clip: distinct shape/colour pairs on a background of another colour."""
+def held_out(caption: str) -> bool:
+    """True for the fixed eighth of captions that training never sees (a stable hash)."""
+    return zlib.crc32(caption.encode()) % 8 == 0
+
+
+def sample_spec(
+    rng: np.random.Generator,
+    actors: int = 1,
+    motion: str | None = None,
+    split: str | None = None,
+) -> ClipSpec:
+    """A random clip whose shapes stay in frame: distinct colours, background of another.
+
+    ``split`` ``train`` or ``eval`` draws only captions outside or inside `held_out`.
+    """
+    while True:
+        spec = _draw(rng, actors, motion)
+        if split is None or held_out(spec.caption()) == (split == "eval"):
+            return spec
+
+
+def _draw(rng: np.random.Generator, actors: int, motion: str | None) -> ClipSpec:
     colors = list(COLORS)
     picked = rng.choice(len(colors), size=actors + 1, replace=False)
-    cast = tuple(
-        Actor(
-            shape=str(rng.choice(SHAPES)),
-            color=colors[i],
-            x=float(rng.uniform(0.35, 0.65)),
-            y=float(rng.uniform(0.35, 0.65)),
-            size=float(rng.uniform(0.2, 0.3)),
+    motions = [m for m in MOTIONS if m != "meet" or actors == 2]
+    motion = motion or str(rng.choice(motions))
+    dx, dy = _STEP.get(motion, (0, 0))
+    cast = []
+    for n, i in enumerate(picked[:actors]):
+        # Start where the motion keeps the shape inside [0.15, 0.85] of the frame.
+        lo_x, hi_x = 0.15 + max(0, -dx) * SPEED, 0.85 - max(0, dx) * SPEED
+        lo_y, hi_y = 0.15 + max(0, -dy) * SPEED, 0.85 - max(0, dy) * SPEED
+        if motion == "bounces":
+            lo_y = 0.4
+        if motion == "meet":  # one on each side
+            lo_x, hi_x = (0.15, 0.35) if n == 0 else (0.65, 0.85)
+        cast.append(
+            Actor(
+                shape=str(rng.choice(SHAPES)),
+                color=colors[i],
+                x=float(rng.uniform(lo_x, hi_x)),
+                y=float(rng.uniform(lo_y, hi_y)),
+                size=float(rng.uniform(0.2, 0.3)),
+            )
         )
-        for i in picked[:actors]
-    )
-    return ClipSpec(cast, str(rng.choice(MOTIONS)), colors[picked[-1]])
+    return ClipSpec(tuple(cast), motion, colors[picked[-1]])
