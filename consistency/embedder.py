@@ -99,7 +99,7 @@ class Embedder:
         out = []
         with torch.inference_mode():
             for start in range(0, len(frames), batch):
-                x = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch])).to(self.device)
+                x = torch.tensor(frames[start : start + batch], device=self.device)
                 x = x.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, H, W)
                 # Resize the short side to image_size, then centre-crop: open_clip's recipe, batched.
                 h, w = x.shape[-2:]
