@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast train-demo-models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
+
+# Train the embedded demo models on CPU (resumes from build/demo-models/checkpoints when
+# interrupted) and install them into generation/weights. In the background:
+#   nohup make train-demo-models > build/train-demo-models.log 2>&1 &
+train-demo-models: $(STAMP)
+	$(PY) -m generation.training --out build/demo-models --install generation/weights
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,131 @@
+"""Stage 3: a tiny open_clip model trained contrastively on world frames ↔ captions.
+
+Saved in open_clip's own ``local-dir`` format (``open_clip_config.json`` +
+``open_clip_model.safetensors``), so the scorer loads it with
+``open_clip.create_model_and_transforms("local-dir:<folder>")`` like any exported model. The
+token embedding table (49 408 rows, open_clip's BPE vocabulary) is stored in float16 to keep
+the file small; open_clip casts it back on load.
+
+    python -m generation.training.clip --out build/demo-models
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from generation.training.common import Checkpoint, fit, log, set_threads, step_rng
+from generation.training.data import prompt_for
+from generation.world import actors_at, draw_frame, sample_spec
+
+CLIP_CONFIG = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 64, "layers": 4, "width": 64, "head_width": 32, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip.OPENAI_DATASET_MEAN
+STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def sample_pairs(rng: np.random.Generator, count: int, split: str = "train") -> tuple[torch.Tensor, list[str]]:
+    """``count`` (frame, caption) pairs: a random moment of a random clip, normalised for CLIP."""
+    frames, captions = [], []
+    for _ in range(count):
+        spec = sample_spec(rng, actors=1 if rng.random() < 2 / 3 else 2, split=split)
+        frames.append(draw_frame(actors_at(spec, float(rng.random())), spec.background))
+        captions.append(prompt_for(spec, rng))
+    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1), captions
+
+
+def build_clip() -> torch.nn.Module:
+    import open_clip
+
+    torch.manual_seed(0)
+    return open_clip.CLIP(**CLIP_CONFIG)
+
+
+@torch.no_grad()
+def retrieval_accuracy(model: torch.nn.Module, tokenizer: object, pairs: int = 256) -> float:
+    """Held-out captions: how often a frame's own caption scores highest among 16 candidates."""
+    model.eval()
+    images, captions = sample_pairs(step_rng("clip-eval", 0), pairs, split="eval")
+    img = F.normalize(model.encode_image(images), dim=-1)
+    txt = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
+    hits = 0
+    for start in range(0, pairs, 16):
+        sims = img[start : start + 16] @ txt[start : start + 16].T
+        hits += int((sims.argmax(1) == torch.arange(sims.shape[0])).sum())
+    model.train()
+    return hits / pairs
+
+
+def save_local_dir(model: torch.nn.Module, directory: Path) -> Path:
+    """Write ``model`` as an open_clip ``local-dir`` folder, atomically."""
+    from safetensors.torch import save_file
+
+    staging = directory.with_name(directory.name + ".partial")
+    staging.mkdir(parents=True, exist_ok=True)
+    config = {"model_cfg": CLIP_CONFIG, "preprocess_cfg": {"mean": list(MEAN), "std": list(STD)}}
+    (staging / "open_clip_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state["token_embedding.weight"] = state["token_embedding.weight"].half()
+    save_file(state, staging / "open_clip_model.safetensors")
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(staging, directory)
+    return directory
+
+
+def train(
+    out: Path,
+    steps: int = 1500,
+    batch: int = 128,
+    lr: float = 1e-3,
+    threads: int | None = None,
+    until: int | None = None,
+    checkpoint_every: int = 250,
+) -> Path | None:
+    """Train (resuming if a checkpoint exists) and save ``<out>/tiny-clip``."""
+    import open_clip
+
+    set_threads(threads)
+    model = build_clip().train()
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")  # open_clip's bundled BPE tokenizer
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    checkpoint = Checkpoint(out / "checkpoints" / "clip", every=checkpoint_every)
+    labels = torch.arange(batch)
+
+    def loss_at(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        images, captions = sample_pairs(step_rng("clip", step), batch)
+        img = F.normalize(model.encode_image(images), dim=-1)
+        txt = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
+        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
+        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2, {}
+
+    if not fit("clip", model, optimizer, loss_at, steps=steps, lr=lr, checkpoint=checkpoint, until=until):
+        return None
+    log("clip held-out retrieval (1 of 16)", accuracy=retrieval_accuracy(model, tokenizer))
+    return save_local_dir(model.eval(), out / "tiny-clip")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
+    args = parser.parse_args(argv)
+    train(args.out, args.steps, args.batch, threads=args.threads, until=args.until)
+
+
+if __name__ == "__main__":
+    main()

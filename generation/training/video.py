@@ -1,0 +1,264 @@
+"""Stage 2: a tiny Wan 2.1 image-to-video transformer, trained by flow matching.
+
+The pipeline is diffusers' `WanImageToVideoPipeline` with every Wan 2.1 component, only small:
+the stage-1 VAE, a frozen random UMT5 text encoder over a word-level tokenizer of the world's
+vocabulary, a frozen tiny CLIP vision encoder, `FlowMatchEulerDiscreteScheduler` and the
+transformer trained here. Training inputs are made by the pipeline's own code paths
+(`encode_prompt`, `encode_image`, the VAE and the latent normalisation of `prepare_latents`), so
+what the transformer sees in training is what it sees in `pipe(...)`:
+
+- latents ``x0`` of a 17-frame clip, normalised by the VAE's ``latents_mean`` / ``latents_std``;
+- the condition: a 4-channel first-frame mask and the latents of (first frame, zeros…);
+- rectified flow: ``x_t = (1 − σ) x0 + σ ε``, timestep ``1000 σ``, target ``ε − x0``, with σ
+  drawn through the scheduler's shift so training spends its steps where sampling does;
+- one caption in ten replaced by the empty prompt, for classifier-free guidance.
+
+Encoded clips are cached once under ``<out>/cache``; the transformer then trains on them.
+
+    python -m generation.training.video --out build/demo-models
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from generation.training.common import Checkpoint, fit, log, set_threads, step_rng, to_tensor
+from generation.training.data import prompt_for, sample_clips
+
+TEXT_DIM = 64
+FRAMES = 17
+SIZE = 64
+SHIFT = 3.0
+MAX_SEQUENCE_LENGTH = 512  # the pipeline's default; padding is part of what the model learns
+TRANSFORMER_CONFIG = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=4,
+    attention_head_dim=24,
+    in_channels=36,
+    out_channels=16,
+    text_dim=TEXT_DIM,
+    freq_dim=256,
+    ffn_dim=256,
+    num_layers=4,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+    rope_max_seq_len=64,
+    image_dim=16,
+)
+
+
+def build_pipeline(vae: torch.nn.Module) -> object:
+    """The demo pipeline around a trained VAE: frozen random text and image encoders, a fresh
+    transformer (seeded)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+
+    from generation.tiny import build_tokenizer
+
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    text_encoder = UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=len(tokenizer),
+            d_model=TEXT_DIM,
+            d_kv=16,
+            d_ff=128,
+            num_layers=2,
+            num_heads=4,
+            dropout_rate=0.0,
+            relative_attention_num_buckets=8,
+        )
+    ).eval()
+    image_encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+            image_size=32,
+            patch_size=8,
+        )
+    ).eval()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae.eval(),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=SHIFT),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=image_encoder,
+        transformer=WanTransformer3DModel(**TRANSFORMER_CONFIG),
+    )
+
+
+def _normalise(pipe: object, z: torch.Tensor) -> torch.Tensor:
+    config = pipe.vae.config
+    mean = torch.tensor(config.latents_mean).view(1, -1, 1, 1, 1)
+    std = torch.tensor(config.latents_std).view(1, -1, 1, 1, 1)
+    return (z - mean) / std
+
+
+def condition_mask(batch: int, frames: int = FRAMES, size: int = SIZE, temporal: int = 4) -> torch.Tensor:
+    """The pipeline's first-frame mask, (batch, 4, latent frames, h, w): the first latent frame's
+    four channels are ones (they stand for the first frame), the rest zeros."""
+    latent_frames = (frames - 1) // temporal + 1
+    mask = torch.zeros(batch, temporal, latent_frames, size // 8, size // 8)
+    mask[:, :, 0] = 1.0
+    return mask
+
+
+@torch.no_grad()
+def encode_clips(pipe: object, clips: np.ndarray, prompts: list[str]) -> dict[str, torch.Tensor]:
+    """Everything the transformer needs for a batch of clips, via the pipeline's own code."""
+    x = to_tensor(clips)
+    first = x[:, :, :1]
+    video_condition = torch.cat([first, first.new_zeros(first.shape[0], 3, clips.shape[1] - 1, SIZE, SIZE)], dim=2)
+    x0 = _normalise(pipe, pipe.vae.encode(x).latent_dist.mode())
+    cond = _normalise(pipe, pipe.vae.encode(video_condition).latent_dist.mode())
+    image = pipe.encode_image([Image.fromarray(c[0]) for c in clips], device="cpu")
+    return {"x0": x0, "cond": cond, "image": image, "text": text_embeds(pipe, prompts)}
+
+
+@torch.no_grad()
+def text_embeds(pipe: object, prompts: list[str]) -> torch.Tensor:
+    """Prompt embeddings exactly as the pipeline pads them (zeros after the prompt's tokens)."""
+    embeds, _ = pipe.encode_prompt(
+        prompts, do_classifier_free_guidance=False, max_sequence_length=MAX_SEQUENCE_LENGTH, device="cpu"
+    )
+    return embeds
+
+
+def build_cache(pipe: object, path: Path, clips: int, split: str, chunk: int = 32) -> dict[str, torch.Tensor]:
+    """Encode ``clips`` world clips once and keep them at ``path`` (text kept only to its length)."""
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    parts: dict[str, list[torch.Tensor]] = {"x0": [], "cond": [], "image": [], "text": [], "length": []}
+    for n in range(0, clips, chunk):
+        rng = step_rng(f"video-data-{split}", n)
+        video, specs = sample_clips(rng, min(chunk, clips - n), frames=FRAMES, size=SIZE, split=split)
+        encoded = encode_clips(pipe, video, [prompt_for(s, rng) for s in specs])
+        lengths = (encoded["text"].abs().sum(-1) > 0).sum(-1)
+        encoded["text"] = encoded["text"][:, : int(lengths.max())]
+        for key in ("x0", "cond", "image"):
+            parts[key].append(encoded[key])
+        parts["text"].extend(t for t in encoded["text"])
+        parts["length"].append(lengths)
+        if (n // chunk) % 20 == 0:
+            log(f"video cache {split} {n + chunk}/{clips}")
+    width = max(t.shape[0] for t in parts["text"])
+    cache = {k: torch.cat(parts[k]) for k in ("x0", "cond", "image", "length")}
+    cache["text"] = torch.stack([torch.nn.functional.pad(t, (0, 0, 0, width - t.shape[0])) for t in parts["text"]])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(cache, path.with_suffix(".tmp"))
+    os.replace(path.with_suffix(".tmp"), path)
+    return cache
+
+
+def sample_sigmas(u: torch.Tensor, shift: float = SHIFT) -> torch.Tensor:
+    """Uniform draws mapped through the scheduler's time shift."""
+    return shift * u / (1 + (shift - 1) * u)
+
+
+def flow_loss(
+    transformer: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    generator: torch.Generator,
+    empty: torch.Tensor,
+    drop: float = 0.1,
+) -> torch.Tensor:
+    """The rectified-flow loss of one batch (text dropped to the empty prompt with prob ``drop``)."""
+    x0 = batch["x0"]
+    b = x0.shape[0]
+    u = torch.rand(b, generator=generator)
+    sigma = sample_sigmas(u).view(b, 1, 1, 1, 1)
+    noise = torch.randn(x0.shape, generator=generator)
+    xt = (1 - sigma) * x0 + sigma * noise
+    text = torch.zeros(b, MAX_SEQUENCE_LENGTH, TEXT_DIM)
+    text[:, : batch["text"].shape[1]] = batch["text"]
+    dropped = torch.rand(b, generator=generator) < drop
+    text[dropped] = empty
+    model_input = torch.cat([xt, condition_mask(b), batch["cond"]], dim=1)
+    pred = transformer(
+        hidden_states=model_input,
+        timestep=sigma.view(b) * 1000,
+        encoder_hidden_states=text,
+        encoder_hidden_states_image=batch["image"],
+        return_dict=False,
+    )[0]
+    return torch.nn.functional.mse_loss(pred, noise - x0)
+
+
+def train(
+    out: Path,
+    steps: int = 4000,
+    batch: int = 32,
+    clips: int = 4000,
+    lr: float = 5e-4,
+    threads: int | None = None,
+    until: int | None = None,
+    checkpoint_every: int = 250,
+) -> Path | None:
+    """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``."""
+    from diffusers import AutoencoderKLWan
+
+    set_threads(threads)
+    pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"))
+    train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}.pt", clips, "train")
+    eval_set = build_cache(pipe, out / "cache" / "video-eval-256.pt", 256, "eval")
+    empty = text_embeds(pipe, [""])[0]
+    transformer = pipe.transformer.train()
+    optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
+    checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
+    count = train_set["x0"].shape[0]
+
+    def loss_at(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        rng = step_rng("video", step)
+        idx = torch.from_numpy(rng.choice(count, size=batch, replace=False))
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        loss = flow_loss(transformer, {k: v[idx] for k, v in train_set.items()}, generator, empty)
+        figures = {"held_out": held_out_loss(transformer, eval_set, empty)} if (step + 1) % 100 == 0 else {}
+        return loss, figures
+
+    done = fit(
+        "video", transformer, optimizer, loss_at,
+        steps=steps, lr=lr, checkpoint=checkpoint, until=until, warmup=200, clip_grad=1.0,
+    )
+    if not done:
+        return None
+    transformer.eval()
+    target = out / "tiny-wan-i2v"
+    pipe.save_pretrained(target, safe_serialization=True)
+    return target
+
+
+@torch.no_grad()
+def held_out_loss(transformer: torch.nn.Module, eval_set: dict[str, torch.Tensor], empty: torch.Tensor) -> float:
+    """Flow loss on held-out captions at fixed noise (comparable from step to step)."""
+    was_training = transformer.training
+    transformer.eval()
+    generator = torch.Generator().manual_seed(0)
+    batch = {k: v[:64] for k, v in eval_set.items()}
+    loss = flow_loss(transformer, batch, generator, empty, drop=0.0).item()
+    transformer.train(was_training)
+    return loss
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--clips", type=int, default=4000)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
+    args = parser.parse_args(argv)
+    train(args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until)
+
+
+if __name__ == "__main__":
+    main()
