@@ -1,9 +1,11 @@
 """Stage 1: a tiny Wan VAE (`AutoencoderKLWan`) trained to reconstruct world clips.
 
-Trained on 5-frame, 32×32 windows of 17-frame 64×64 clips (the causal VAE encodes the first frame
-alone and then chunks of four, so 5 frames exercise both paths; the network is convolutional,
-so crops keep the shapes' scale at a quarter of the cost), judged by PSNR on whole 17-frame
-64×64 clips of held-out captions. The latent statistics are written into the config (``latents_mean`` /
+Trained in two phases on 32×32 crops of 17-frame 64×64 clips (the network is convolutional, so
+crops keep the shapes' scale at a quarter of the cost): first on 5-frame windows (the causal VAE
+encodes the first frame alone, then chunks of four), then on 9- and 17-frame windows, so that
+chunks also learn to follow other chunks' cached features — without those phases frames after
+the fifth (then after the ninth) decode to mush (≈ 10 dB). Judged by PSNR on whole 17-frame 64×64 clips of held-out
+captions. The latent statistics are written into the config (``latents_mean`` /
 ``latents_std``), as Wan's own VAE carries them, so the pipeline normalises latents the same way
 in training and inference.
 
@@ -66,6 +68,7 @@ def train(
     threads: int | None = None,
     until: int | None = None,
     checkpoint_every: int = 200,
+    long_steps: int = 1000,
 ) -> Path | None:
     """Train (resuming if a checkpoint exists) and save ``<out>/vae``; returns that folder."""
     set_threads(threads)
@@ -73,11 +76,11 @@ def train(
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     checkpoint = Checkpoint(out / "checkpoints" / "vae", every=checkpoint_every)
 
-    def loss_at(step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        rng = step_rng("vae", step)
+    def loss_at(step: int, frames: int = 5, stage: str = "vae") -> tuple[torch.Tensor, dict[str, float]]:
+        rng = step_rng(stage, step)
         clips, _ = sample_clips(rng, batch, frames=17)
-        t, top, left = (int(v) for v in rng.integers(0, [13, CROP + 1, CROP + 1]))
-        x = to_tensor(clips[:, t : t + 5, top : top + CROP, left : left + CROP])
+        t, top, left = (int(v) for v in rng.integers(0, [18 - frames, CROP + 1, CROP + 1]))
+        x = to_tensor(clips[:, t : t + frames, top : top + CROP, left : left + CROP])
         # Decode the mean plus a little fixed-scale noise, so the decoder learns to tolerate
         # imprecise latents (sampling the posterior, whose variance starts at one, trains
         # nothing for hundreds of steps).
@@ -89,6 +92,14 @@ def train(
 
     if not fit("vae", vae, optimizer, loss_at, steps=steps, lr=lr, checkpoint=checkpoint, until=until, clip_grad=1.0, log_every=50):
         return None
+    # Longer windows, each phase from the previous one's weights with a fresh optimiser.
+    for stage, frames, count in (("vae-long", 9, long_steps), ("vae-full", 17, long_steps * 2 // 5)):
+        optimizer = torch.optim.AdamW(vae.parameters(), lr=lr / 3, weight_decay=0.0)
+        fit(
+            stage, vae, optimizer, lambda step, f=frames, s=stage: loss_at(step, frames=f, stage=s),
+            steps=count, lr=lr / 3, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
+            warmup=50, clip_grad=1.0, log_every=50,
+        )
     vae.eval()
     log("vae held-out 17-frame reconstructions", psnr=evaluate(vae))
     mean, std = latent_stats(vae)
@@ -101,11 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
     parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--long-steps", type=int, default=1000, help="phase 2 (9-frame windows); phase 3 (17) is 2/5 of it")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
-    train(args.out, args.steps, args.batch, threads=args.threads, until=args.until)
+    train(args.out, args.steps, args.batch, threads=args.threads, until=args.until, long_steps=args.long_steps)
 
 
 if __name__ == "__main__":
