@@ -43,7 +43,8 @@ class AppSettings:
         return self.home / "models"
 
     def resolve_model(self, model: str) -> str:
-        """``tiny`` → the embedded model's directory (built on first use); else unchanged."""
+        """``tiny`` → ``<home>/models/tiny-wan-i2v`` when a model is saved there, else the
+        committed trained demo model (see `generation.tiny.ensure_tiny`); else unchanged."""
         if model != TINY_MODEL:
             return model
         from generation.tiny import ensure_tiny

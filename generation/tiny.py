@@ -1,8 +1,10 @@
-"""Tiny random-weight pipelines built in-process and saved with `save_pretrained`.
+"""Tiny pipelines: the trained embedded demo model, and random-weight builders for tests.
 
-They exercise the exact loading path of real weights (`from_pretrained` on a local directory)
-without any download. The Wan one is the embedded default (`model: tiny`); it paints noise.
-LTX-Video and CogVideoX builders exist so every supported family is tested end to end.
+``model: tiny`` is a small Wan 2.1 image-to-video pipeline trained on the synthetic motion world
+(`generation.training`) and committed under ``generation/weights/``; it loads through
+``from_pretrained`` on that folder like real weights. The random builders here (one per family,
+`make_tiny`, ``storyreel models make-tiny --random``) exercise the same loading path for every
+supported family without any download; they paint noise.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from pathlib import Path
 
 import torch
 
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+"""Where `python -m generation.training --install` puts the trained demo models."""
+
 WORDS = (
-    "a an the and with on in of to at by is are moves move grows shrinks spins bounces enters "
-    "leaves meets together left right up down red blue green yellow orange purple white black "
+    "a an the and with on in of to at by is are moves move grows grow shrinks shrink spins spin "
+    "bounces bounce enters leaves meets meet together left right up down red blue green yellow "
+    "orange purple white black "
     "pink circle square triangle star shape shapes background plain flat coloured colored "
     "camera static wide shot close slow fast"
 ).split()
@@ -310,8 +316,26 @@ def make_tiny(directory: Path, family: str = "wan") -> Path:
     return directory
 
 
+def trained_model() -> Path | None:
+    """The committed trained demo pipeline, if this installation has it."""
+    path = WEIGHTS / "tiny-wan-i2v"
+    return path if (path / "model_index.json").is_file() else None
+
+
+def trained_scorer() -> Path | None:
+    """The committed trained demo scorer (an open_clip ``local-dir`` folder), if present."""
+    path = WEIGHTS / "tiny-clip"
+    return path if (path / "open_clip_config.json").is_file() else None
+
+
 def ensure_tiny(directory: Path) -> Path:
-    """The embedded default model: built on first use, reused afterwards."""
-    if not (Path(directory) / "model_index.json").is_file():
-        make_tiny(directory, "wan")
+    """The embedded default model: ``directory`` when something is saved there (e.g. by
+    ``storyreel models make-tiny --random``), else the committed trained model, else a random
+    one built there on first use."""
+    if (Path(directory) / "model_index.json").is_file():
+        return Path(directory)
+    trained = trained_model()
+    if trained is not None:
+        return trained
+    make_tiny(directory, "wan")
     return Path(directory)

@@ -128,11 +128,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
 
 
 @pytest.fixture(scope="session")
-def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> object:
-    """The embedded random tiny open_clip scorer, saved and loaded through local-dir:."""
-    from consistency.embedder import ensure_tiny_clip, load_embedder
+def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny open_clip scorer saved as a local-dir: folder once per session."""
+    from consistency.embedder import make_tiny_clip
 
-    return load_embedder(ensure_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip"))
+    return make_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tiny_clip_dir: Path) -> object:
+    """The random tiny open_clip scorer, loaded through local-dir:."""
+    from consistency.embedder import load_embedder
+
+    return load_embedder(f"local-dir:{tiny_clip_dir}")
 
 
 @pytest.fixture(scope="session")
@@ -151,13 +159,15 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> object:
 
 
 @pytest.fixture
-def demo_home(tmp_path: Path, tiny_models: dict[str, Path]) -> Path:
-    """A home folder whose embedded tiny model is the session's (no rebuild per test)."""
+def demo_home(tmp_path: Path, tiny_models: dict[str, Path], tiny_clip_dir: Path) -> Path:
+    """A home whose ``model: tiny`` and ``scorer: tiny`` are the session's random ones (they
+    override the committed trained models: fast, and scores that mean nothing, on purpose)."""
     import shutil
 
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
     shutil.copytree(tiny_models["wan"], home / "models" / "tiny-wan-i2v")
+    shutil.copytree(tiny_clip_dir, home / "models" / "tiny-clip")
     return home
 
 

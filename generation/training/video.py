@@ -7,7 +7,7 @@ transformer trained here. Training inputs are made by the pipeline's own code pa
 (`encode_prompt`, `encode_image`, the VAE and the latent normalisation of `prepare_latents`), so
 what the transformer sees in training is what it sees in `pipe(...)`:
 
-- latents ``x0`` of a 17-frame clip, normalised by the VAE's ``latents_mean`` / ``latents_std``;
+- latents ``x0`` of a 9-frame clip (first frame + two chunks of four), normalised by the VAE's ``latents_mean`` / ``latents_std``;
 - the condition: a 4-channel first-frame mask and the latents of (first frame, zeros…);
 - rectified flow: ``x_t = (1 − σ) x0 + σ ε``, timestep ``1000 σ``, target ``ε − x0``, with σ
   drawn through the scheduler's shift so training spends its steps where sampling does;
@@ -32,7 +32,7 @@ from generation.training.common import Checkpoint, fit, log, set_threads, step_r
 from generation.training.data import prompt_for, sample_clips
 
 TEXT_DIM = 64
-FRAMES = 17
+FRAMES = 9
 SIZE = 64
 SHIFT = 3.0
 MAX_SEQUENCE_LENGTH = 512  # the pipeline's default; padding is part of what the model learns
@@ -202,22 +202,27 @@ def train(
     threads: int | None = None,
     until: int | None = None,
     checkpoint_every: int = 250,
+    long_steps: int = 0,
 ) -> Path | None:
-    """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``."""
+    """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
+
+    ``long_steps`` > 0 adds a second phase from those weights with a fresh optimiser and a
+    second warm-up and cosine decay at ``0.6 lr`` (a warm restart; the committed model has none).
+    """
     from diffusers import AutoencoderKLWan
 
     set_threads(threads)
     pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"))
-    train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}.pt", clips, "train")
-    eval_set = build_cache(pipe, out / "cache" / "video-eval-256.pt", 256, "eval")
+    train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}x{FRAMES}.pt", clips, "train")
+    eval_set = build_cache(pipe, out / "cache" / f"video-eval-256x{FRAMES}.pt", 256, "eval")
     empty = text_embeds(pipe, [""])[0]
     transformer = pipe.transformer.train()
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
     count = train_set["x0"].shape[0]
 
-    def loss_at(step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        rng = step_rng("video", step)
+    def loss_at(step: int, stage: str = "video") -> tuple[torch.Tensor, dict[str, float]]:
+        rng = step_rng(stage, step)
         idx = torch.from_numpy(rng.choice(count, size=batch, replace=False))
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         loss = flow_loss(transformer, {k: v[idx] for k, v in train_set.items()}, generator, empty)
@@ -230,6 +235,13 @@ def train(
     )
     if not done:
         return None
+    if long_steps:
+        optimizer = torch.optim.AdamW(transformer.parameters(), lr=0.6 * lr, weight_decay=0.01)
+        fit(
+            "video-long", transformer, optimizer, lambda step: loss_at(step, "video-long"),
+            steps=long_steps, lr=0.6 * lr, checkpoint=Checkpoint(out / "checkpoints" / "video-long", every=checkpoint_every),
+            warmup=100, clip_grad=1.0,
+        )
     transformer.eval()
     target = out / "tiny-wan-i2v"
     pipe.save_pretrained(target, safe_serialization=True)
@@ -254,10 +266,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--clips", type=int, default=4000)
+    parser.add_argument("--long-steps", type=int, default=0, help="a second phase (warm restart)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
-    train(args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until)
+    train(args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until, long_steps=args.long_steps)
 
 
 if __name__ == "__main__":

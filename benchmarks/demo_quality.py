@@ -1,0 +1,123 @@
+"""Does the embedded demo model do what captions say? Figures on held-out captions and seeds.
+
+    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--steps 20]
+
+(a) motion direction: a held-out caption ("a pink star moves up on a white background") from a
+    world-drawn first frame; correct when the named colour's centroid moves the named way by at
+    least 8 % of the frame, more along that axis than across it. Target ≥ 90 %.
+(b) identity across a 3-shot chain (right, down, left; each shot starts from the previous
+    take's hand-off frame, as `storyreel render` chains them): the named colour still covers at
+    least half its first-frame area in every shot, and the tiny CLIP identity score of the third
+    shot against the first frame, next to the same score for a wrong-identity clip.
+(c) scorer ranking: identity score of a correct continuation (the model's take from the right
+    start frame) above a wrong-identity take (the model's take of another colour and shape on
+    the same background and caption motion). Target ≥ 90 % of pairs.
+
+Models: the committed ``model: tiny`` pipeline and scorer (``generation/weights``), loaded with
+``from_pretrained`` / open_clip ``local-dir:`` like real weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from consistency.embedder import load_embedder  # noqa: E402
+from consistency.metrics import identity  # noqa: E402
+from generation.frames import handoff_frame  # noqa: E402
+from generation.loading import load_pipeline  # noqa: E402
+from generation.tiny import trained_model, trained_scorer  # noqa: E402
+from generation.training.quality import (  # noqa: E402
+    chain_specs,
+    coverage,
+    motion_accuracy,
+    motion_cases,
+    render,
+)
+from generation.world import COLORS, SHAPES, Actor, ClipSpec, draw_frame  # noqa: E402
+
+
+def wrong_identity(actor: Actor, background: str, rng: np.random.Generator) -> Actor:
+    """The same place and size, another colour (not the background's) and another shape."""
+    colors = [c for c in COLORS if c not in (actor.color, background)]
+    shapes = [s for s in SHAPES if s != actor.shape]
+    return replace(actor, color=str(rng.choice(colors)), shape=str(rng.choice(shapes)))
+
+
+def caption(actor: Actor, motion: str, background: str) -> str:
+    return ClipSpec((actor,), motion, background).caption() + "."
+
+
+def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    kept, right_ids, wrong_ids = [], [], []
+    for n in range(count):
+        actor, background, motions = chain_specs(rng)
+        start = draw_frame((actor,), background)
+        first_area = coverage(start, actor.color)
+        image, ok = start, True
+        for k, motion in enumerate(motions):
+            clip = render(loaded, image, caption(actor, motion, background), seed + 10 * n + k, steps)
+            ok &= min(coverage(f, actor.color) for f in clip) >= 0.5 * first_area
+            image = handoff_frame(clip, "sharpest", 8)[1]
+        kept.append(ok)
+        reference = embedder.embed_images(start[None])
+        right_ids.append(identity(embedder.embed_images(clip), reference))
+        other = wrong_identity(actor, background, rng)
+        wrong = render(loaded, draw_frame((other,), background), caption(other, "left", background), seed + n, steps)
+        wrong_ids.append(identity(embedder.embed_images(wrong), reference))
+    return {
+        "colour kept in all 3 shots": float(np.mean(kept)),
+        "identity, shot 3 vs start": float(np.mean(right_ids)),
+        "identity, wrong-identity take vs start": float(np.mean(wrong_ids)),
+    }
+
+
+def ranking(loaded, embedder, count: int, steps: int, seed: int = 3_000_017) -> float:
+    rng = np.random.default_rng(seed)
+    wins = []
+    for case in motion_cases(count, seed):
+        actor, background = case.spec.actors[0], case.spec.background
+        reference = embedder.embed_images(case.first_frame[None])
+        right = render(loaded, case.first_frame, case.spec.caption() + ".", case.seed, steps)
+        other = wrong_identity(actor, background, rng)
+        wrong = render(loaded, draw_frame((other,), background), caption(other, case.direction, background), case.seed, steps)
+        wins.append(identity(embedder.embed_images(right), reference) > identity(embedder.embed_images(wrong), reference))
+    return float(np.mean(wins))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=40, help="motion cases (a) and ranking pairs (c)")
+    parser.add_argument("--chains", type=int, default=10, help="3-shot chains (b)")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--model", default=None, help="pipeline folder (default: the committed tiny model)")
+    parser.add_argument("--scorer", default=None, help="open_clip local-dir folder (default: committed)")
+    args = parser.parse_args()
+    model, scorer = args.model or trained_model(), args.scorer or trained_scorer()
+    if model is None or scorer is None:
+        sys.exit("no trained demo models here: run make train-demo-models first")
+    started = time.perf_counter()
+    loaded = load_pipeline(str(model))
+    embedder = load_embedder(f"local-dir:{scorer}")
+    print(f"model {model}\nscorer {scorer}\nsteps {args.steps}, held-out captions and seeds\n")
+    motion = motion_accuracy(loaded, motion_cases(args.cases), args.steps)
+    print(f"(a) motion direction, {args.cases} clips: " + ", ".join(f"{k} {v:.0%}" for k, v in motion.items()))
+    chain = chains(loaded, embedder, args.chains, args.steps)
+    print(f"(b) {args.chains} three-shot chains: " + ", ".join(f"{k} {v:.3g}" for k, v in chain.items()))
+    ranked = ranking(loaded, embedder, args.cases, args.steps)
+    print(f"(c) scorer ranks the correct continuation first in {ranked:.0%} of {args.cases} pairs")
+    print(f"\n{time.perf_counter() - started:.0f} s on {loaded.device if hasattr(loaded, 'device') else 'cpu'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""How well the demo models do what captions say: the measurements behind
+``benchmarks/demo_quality.py`` and the quality tests.
+
+- motion direction: the centroid of the named shape's colour moves the named way;
+- identity: the named colour is still on screen, and the CLIP identity score, across a chain;
+- ranking: the scorer prefers a correct continuation to a wrong-identity take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generation.world import COLORS, DIRECTIONS, _STEP, Actor, ClipSpec, draw_frame
+
+CLIP_FRAMES = 9
+"""Frames of the clips the demo model is trained on (`generation.training.video.FRAMES`)."""
+COLOR_TOLERANCE = 60.0
+"""How far (RGB Euclidean) a pixel may be from a named colour and still count as it."""
+
+
+def color_mask(frame: np.ndarray, color: str) -> np.ndarray:
+    """Boolean (H, W): pixels within `COLOR_TOLERANCE` of the named colour."""
+    target = np.asarray(COLORS[color], dtype=np.float32)
+    return np.linalg.norm(frame.astype(np.float32) - target, axis=-1) < COLOR_TOLERANCE
+
+
+def centroid(frame: np.ndarray, color: str) -> tuple[float, float] | None:
+    """(x, y) centre of the named colour as fractions of the frame; None when it is not there."""
+    ys, xs = np.nonzero(color_mask(frame, color))
+    if len(xs) < 4:
+        return None
+    h, w = frame.shape[:2]
+    return float(xs.mean() / w), float(ys.mean() / h)
+
+
+def coverage(frame: np.ndarray, color: str) -> float:
+    """Fraction of the frame in the named colour."""
+    return float(color_mask(frame, color).mean())
+
+
+def moved_as_told(clip: np.ndarray, color: str, direction: str, min_shift: float = 0.08) -> bool:
+    """True when the named colour's centroid goes ``direction`` by at least ``min_shift`` of the
+    frame, more along that axis than across it."""
+    start, end = centroid(clip[0], color), centroid(clip[-1], color)
+    if start is None or end is None:
+        return False
+    dx, dy = _STEP[direction]
+    shift = np.subtract(end, start)
+    along = float(shift[0] * dx + shift[1] * dy)
+    across = abs(float(shift[1] if dx else shift[0]))
+    return along >= min_shift and along > across
+
+
+@dataclass(frozen=True)
+class MotionCase:
+    """One held-out motion test: the start frame and the caption to follow."""
+
+    spec: ClipSpec
+    seed: int
+
+    @property
+    def first_frame(self) -> np.ndarray:
+        return draw_frame(self.spec.actors, self.spec.background)
+
+    @property
+    def direction(self) -> str:
+        return self.spec.motion
+
+    @property
+    def color(self) -> str:
+        return self.spec.actors[0].color
+
+
+def motion_cases(count: int, seed: int = 1_000_003) -> list[MotionCase]:
+    """``count`` single-shape cases over the four directions, captions from the held-out split."""
+    from generation.world import sample_spec
+
+    rng = np.random.default_rng(seed)
+    return [
+        MotionCase(sample_spec(rng, actors=1, motion=DIRECTIONS[i % 4], split="eval"), seed + i)
+        for i in range(count)
+    ]
+
+
+def chain_specs(rng: np.random.Generator) -> tuple[Actor, str, list[str]]:
+    """A start actor, a background and three directions that keep it in frame."""
+    from generation.world import sample_spec
+
+    spec = sample_spec(rng, actors=1, motion="right", split="eval")
+    actor = Actor(spec.actors[0].shape, spec.actors[0].color, 0.2, 0.5, 0.25)
+    return actor, spec.background, ["right", "down", "left"]
+
+
+def render(loaded: object, image: np.ndarray, prompt: str, seed: int, steps: int = 20, guidance: float = 5.0) -> np.ndarray:
+    """One take as long as the training clips (9 frames) through storyreel's own render path."""
+    from generation.render import render_take
+    from generation.types import RenderRequest
+
+    request = RenderRequest(
+        prompt=prompt,
+        negative_prompt="",
+        image=image,
+        width=image.shape[1],
+        height=image.shape[0],
+        frames=CLIP_FRAMES,
+        steps=steps,
+        guidance=guidance,
+        seed=seed,
+    )
+    return render_take(loaded, request, fps=4).frames
+
+
+def motion_accuracy(loaded: object, cases: list[MotionCase], steps: int = 20) -> dict[str, float]:
+    """Fraction of cases whose named shape moved the named way, per direction and ``all``."""
+    hits: dict[str, list[bool]] = {d: [] for d in DIRECTIONS}
+    for case in cases:
+        clip = render(loaded, case.first_frame, case.spec.caption() + ".", case.seed, steps)
+        hits[case.direction].append(moved_as_told(clip, case.color, case.direction))
+    result = {d: float(np.mean(v)) for d, v in hits.items() if v}
+    result["all"] = float(np.mean([h for v in hits.values() for h in v]))
+    return result

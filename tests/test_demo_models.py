@@ -1,0 +1,80 @@
+"""The committed demo models: loaded through the real paths, and they follow captions."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from consistency.embedder import load_embedder
+from flows.settings import load_settings
+from generation.loading import load_pipeline
+from generation.tiny import WEIGHTS, make_tiny, trained_model, trained_scorer
+from generation.training.quality import motion_accuracy, motion_cases
+from generation.world import Actor, ClipSpec, draw_frame
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.skipif(trained_model() is None, reason="no trained demo weights in generation/weights")
+
+
+def test_weights_are_committed_small_safetensors() -> None:
+    files = [p for p in WEIGHTS.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 20 * 1024 * 1024
+    weights = [p for p in files if p.suffix in (".bin", ".pt", ".pth", ".safetensors")]
+    assert weights and all(p.suffix == ".safetensors" for p in weights)
+
+
+def test_model_tiny_resolves_to_the_trained_pipeline(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "home")
+    assert Path(settings.resolve_model("tiny")) == trained_model()
+    loaded = load_pipeline(str(trained_model()))
+    assert loaded.family == "wan"
+    assert type(loaded.pipe).__name__ == "WanImageToVideoPipeline"
+    assert loaded.pipe.vae.config.latents_std != [1.0] * 16  # trained latent statistics
+
+
+def test_a_model_saved_in_the_home_overrides_the_trained_one(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "home")
+    make_tiny(settings.models_dir / "tiny-wan-i2v", "wan")
+    assert Path(settings.resolve_model("tiny")) == settings.models_dir / "tiny-wan-i2v"
+
+
+def test_make_tiny_copies_the_trained_model_or_builds_random(tmp_path: Path) -> None:
+    code, out, _ = run_cli("models", "make-tiny", str(tmp_path / "trained"))
+    assert code == 0 and "trained" in out
+    same = filecmp.cmpfiles(
+        trained_model() / "transformer", tmp_path / "trained" / "transformer", ["diffusion_pytorch_model.safetensors"]
+    )
+    assert same[0] == ["diffusion_pytorch_model.safetensors"]
+    code, out, _ = run_cli("models", "make-tiny", "--random", str(tmp_path / "random"))
+    assert code == 0 and "random" in out
+    config = json.loads((tmp_path / "random" / "transformer" / "config.json").read_text())
+    assert config["num_layers"] != json.loads((trained_model() / "transformer" / "config.json").read_text())["num_layers"]
+    code, _, err = run_cli("models", "make-tiny", "--family", "ltx", str(tmp_path / "ltx"))
+    assert code == 2 and "--random" in err
+
+
+def test_trained_scorer_reads_colour_and_shape() -> None:
+    embedder = load_embedder(f"local-dir:{trained_scorer()}")
+    frame = draw_frame((Actor("circle", "red", 0.5, 0.5),), "green")
+    image = embedder.embed_images(frame[None])[0]
+    texts = embedder.embed_texts(
+        [
+            "a red circle moves right on a green background.",
+            "a blue circle moves right on a green background.",
+            "a red square moves right on a green background.",
+            "a red circle moves right on a yellow background.",
+        ]
+    )
+    sims = texts @ image
+    assert sims.argmax() == 0, sims
+
+
+@pytest.mark.slow
+def test_shapes_move_the_way_held_out_captions_say() -> None:
+    loaded = load_pipeline(str(trained_model()))
+    accuracy = motion_accuracy(loaded, motion_cases(8, seed=424_242), steps=20)
+    assert accuracy["all"] >= 0.75, accuracy
