@@ -36,8 +36,10 @@ FRAMES = 9
 SIZE = 64
 SHIFT = 3.0
 MAX_SEQUENCE_LENGTH = 512  # the pipeline's default; padding is part of what the model learns
+# Patch 1×1×1: at 64×64 a shape covers about 2×2 latent pixels, so a 2×2 patch would hide its
+# position inside one token; with one token a latent pixel, moving it is attending next door.
 TRANSFORMER_CONFIG = dict(
-    patch_size=(1, 2, 2),
+    patch_size=(1, 1, 1),
     num_attention_heads=4,
     attention_head_dim=24,
     in_channels=36,
@@ -195,8 +197,8 @@ def flow_loss(
 
 def train(
     out: Path,
-    steps: int = 4000,
-    batch: int = 32,
+    steps: int = 2500,
+    batch: int = 16,
     clips: int = 4000,
     lr: float = 5e-4,
     threads: int | None = None,
@@ -263,8 +265,8 @@ def held_out_loss(transformer: torch.nn.Module, eval_set: dict[str, torch.Tensor
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
-    parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--clips", type=int, default=4000)
     parser.add_argument("--long-steps", type=int, default=0, help="a second phase (warm restart)")
     parser.add_argument("--threads", type=int, default=None)
