@@ -12,25 +12,26 @@ from tests.conftest import DEMO, ROOT, run_cli
 def test_validate_ok() -> None:
     code, out, err = run_cli("validate", str(DEMO))
     assert code == 0, err
-    assert "5 shots in 2 scenes" in out
+    assert "4 shots in 2 scenes" in out
 
 
 def test_plan_json_fields() -> None:
     code, out, _ = run_cli("plan", str(DEMO), "--json")
     assert code == 0
     rows = json.loads(out)
-    assert [r["id"] for r in rows] == ["s01", "s02", "s03", "s04", "s05"]
+    assert [r["id"] for r in rows] == ["s01", "s02", "s03", "s04"]
     for key in ("id", "scene", "prompt", "negative_prompt", "frames", "fps", "continuity", "conditioned_on", "characters"):
         assert all(key in r for r in rows), key
-    assert rows[1]["conditioned_on"] == "s01" and rows[3]["conditioned_on"] is None
-    assert rows[1]["transition"] == {"crossfade": 0.5}
+    assert rows[1]["conditioned_on"] == "s01" and rows[2]["conditioned_on"] is None
+    assert rows[2]["reference"] == "keyframes/meeting.png"
+    assert rows[0]["transition"] == {"crossfade": 0.5}
     assert all((r["frames"] - 1) % 4 == 0 for r in rows)
 
 
 def test_plan_table_lists_every_shot() -> None:
     code, out, _ = run_cli("plan", str(DEMO))
     assert code == 0
-    for shot in ("s01", "s02", "s03", "s04", "s05"):
+    for shot in ("s01", "s02", "s03", "s04"):
         assert shot in out
 
 

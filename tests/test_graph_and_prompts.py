@@ -85,8 +85,8 @@ def test_demo_plan_total_frames_subtract_crossfade() -> None:
     graph = plan_storyboard(load_storyboard(DEMO))
     assert graph.spec == TINY_SPEC
     overlap = sum(round(s.transition_seconds * s.fps) for s in graph.shots)
-    assert overlap == 8
-    assert graph.total_frames == sum(s.frames for s in graph.shots) - 8
+    assert overlap == 2  # one 0.5 s crossfade at 4 fps
+    assert graph.total_frames == sum(s.frames for s in graph.shots) - 2 == 34
 
 
 def test_seeds_are_stable_per_shot_id_and_schedule_is_deterministic() -> None:
