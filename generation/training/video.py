@@ -204,12 +204,12 @@ def train(
     threads: int | None = None,
     until: int | None = None,
     checkpoint_every: int = 250,
-    long_steps: int = 0,
+    long_steps: int = 4000,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
 
-    ``long_steps`` > 0 adds a second phase from those weights with a fresh optimiser and a
-    second warm-up and cosine decay at ``0.6 lr`` (a warm restart; the committed model has none).
+    Then ``long_steps`` more from those weights with a fresh optimiser and a second warm-up and
+    cosine decay at ``0.6 lr`` (a warm restart; 0 skips it).
     """
     from diffusers import AutoencoderKLWan
 
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--clips", type=int, default=4000)
-    parser.add_argument("--long-steps", type=int, default=0, help="a second phase (warm restart)")
+    parser.add_argument("--long-steps", type=int, default=4000, help="a second phase (warm restart)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
