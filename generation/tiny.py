@@ -40,14 +40,15 @@ def build_tokenizer() -> object:
     return T5Tokenizer(vocab=vocab, extra_ids=0)
 
 
-def _t5_encoder(umt5: bool, vocab_size: int) -> torch.nn.Module:
+def t5_encoder(umt5: bool, vocab_size: int, d_model: int = TEXT_DIM, d_kv: int = 8, d_ff: int = 32) -> torch.nn.Module:
+    """A tiny random (UM)T5 encoder: two layers, four heads, no dropout."""
     from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
 
     kwargs = dict(
         vocab_size=vocab_size,
-        d_model=TEXT_DIM,
-        d_kv=8,
-        d_ff=32,
+        d_model=d_model,
+        d_kv=d_kv,
+        d_ff=d_ff,
         num_layers=2,
         num_heads=4,
         dropout_rate=0.0,
@@ -95,7 +96,7 @@ def build_wan_i2v(rope_max_seq_len: int = 64) -> object:
     tokenizer = build_tokenizer()
     return WanImageToVideoPipeline(
         tokenizer=tokenizer,
-        text_encoder=_t5_encoder(True, len(tokenizer)),
+        text_encoder=t5_encoder(True, len(tokenizer)),
         vae=_wan_vae(),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
         image_processor=CLIPImageProcessor(crop_size=32, size=32),
@@ -121,7 +122,7 @@ def build_wan22_i2v() -> object:
     tokenizer = build_tokenizer()
     return WanImageToVideoPipeline(
         tokenizer=tokenizer,
-        text_encoder=_t5_encoder(True, len(tokenizer)),
+        text_encoder=t5_encoder(True, len(tokenizer)),
         vae=_wan_vae(),
         scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
         transformer=_wan_transformer(16, None),
@@ -153,7 +154,7 @@ def build_wan22_ti2v() -> object:
     ).eval()
     return WanImageToVideoPipeline(
         tokenizer=tokenizer,
-        text_encoder=_t5_encoder(True, len(tokenizer)),
+        text_encoder=t5_encoder(True, len(tokenizer)),
         vae=vae,
         scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
         transformer=_wan_transformer(48, None),
@@ -194,7 +195,7 @@ def build_ltx_i2v() -> object:
     return LTXImageToVideoPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(),
         vae=vae,
-        text_encoder=_t5_encoder(False, len(tokenizer)),
+        text_encoder=t5_encoder(False, len(tokenizer)),
         tokenizer=tokenizer,
         transformer=LTXVideoTransformer3DModel(
             in_channels=8,
@@ -223,7 +224,7 @@ def build_cogvideox_i2v() -> object:
     tokenizer = build_tokenizer()
     return CogVideoXImageToVideoPipeline(
         tokenizer=tokenizer,
-        text_encoder=_t5_encoder(False, len(tokenizer)),
+        text_encoder=t5_encoder(False, len(tokenizer)),
         vae=AutoencoderKLCogVideoX(
             in_channels=3,
             out_channels=3,
@@ -264,7 +265,7 @@ def build_pixart_t2i() -> object:
     tokenizer = build_tokenizer()
     return PixArtAlphaPipeline(
         tokenizer=tokenizer,
-        text_encoder=_t5_encoder(False, len(tokenizer)),
+        text_encoder=t5_encoder(False, len(tokenizer)),
         vae=AutoencoderKL().eval(),
         scheduler=DDIMScheduler(),
         transformer=PixArtTransformer2DModel(

@@ -59,24 +59,13 @@ def build_pipeline(vae: torch.nn.Module) -> object:
     """The demo pipeline around a trained VAE: frozen random text and image encoders, a fresh
     transformer (seeded)."""
     from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-    from generation.tiny import build_tokenizer
+    from generation.tiny import build_tokenizer, t5_encoder
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer()
-    text_encoder = UMT5EncoderModel(
-        UMT5Config(
-            vocab_size=len(tokenizer),
-            d_model=TEXT_DIM,
-            d_kv=16,
-            d_ff=128,
-            num_layers=2,
-            num_heads=4,
-            dropout_rate=0.0,
-            relative_attention_num_buckets=8,
-        )
-    ).eval()
+    text_encoder = t5_encoder(True, len(tokenizer), d_model=TEXT_DIM, d_kv=16, d_ff=128)
     image_encoder = CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=16,
