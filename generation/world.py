@@ -33,8 +33,9 @@ COLORS: dict[str, tuple[int, int, int]] = {
 SHAPES = ("circle", "square", "triangle", "star")
 MOTIONS = ("left", "right", "up", "down", "grows", "shrinks", "spins", "bounces", "meet")
 """Every motion; ``meet`` (two shapes close in on each other) needs exactly two actors."""
-DIRECTIONS = ("left", "right", "up", "down")
-_STEP = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+STEPS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+"""Unit (dx, dy) of each direction, y pointing down as in images."""
+DIRECTIONS = tuple(STEPS)
 SPEED = 0.35
 """How far a moving shape travels in one clip, as a fraction of the frame."""
 MEET_STEP = 0.15
@@ -64,7 +65,7 @@ class ClipSpec:
         """E.g. ``a red circle moves right on a blue background``."""
         names = " and ".join(self.descriptions())
         plural = len(self.actors) > 1
-        if self.motion in _STEP:
+        if self.motion in STEPS:
             verb = f"{'move' if plural else 'moves'} {self.motion}"
         else:
             verb = self.motion[:-1] if plural and self.motion.endswith("s") else self.motion
@@ -82,8 +83,8 @@ def actor_at(actor: Actor, motion: str, t: float, speed: float = SPEED, toward: 
     """
     if motion == "meet":
         return replace(actor, x=actor.x + toward * MEET_STEP * t)
-    if motion in _STEP:
-        dx, dy = _STEP[motion]
+    if motion in STEPS:
+        dx, dy = STEPS[motion]
         return replace(actor, x=actor.x + dx * speed * t, y=actor.y + dy * speed * t)
     if motion == "grows":
         return replace(actor, size=actor.size * (1 + t))
@@ -173,7 +174,7 @@ def _draw(rng: np.random.Generator, actors: int, motion: str | None) -> ClipSpec
     picked = rng.choice(len(colors), size=actors + 1, replace=False)
     motions = [m for m in MOTIONS if m != "meet" or actors == 2]
     motion = motion or str(rng.choice(motions))
-    dx, dy = _STEP.get(motion, (0, 0))
+    dx, dy = STEPS.get(motion, (0, 0))
     cast = []
     for n, i in enumerate(picked[:actors]):
         # Start where the motion keeps the shape inside [0.15, 0.85] of the frame.

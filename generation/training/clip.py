@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from open_clip import OPENAI_DATASET_MEAN as MEAN
+from open_clip import OPENAI_DATASET_STD as STD
 
 from generation.training.common import Checkpoint, fit, log, set_threads, step_rng
 from generation.training.data import prompt_for
@@ -30,8 +32,6 @@ CLIP_CONFIG = {
     "vision_cfg": {"image_size": 64, "layers": 4, "width": 64, "head_width": 32, "patch_size": 8},
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
-MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip.OPENAI_DATASET_MEAN
-STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def sample_pairs(rng: np.random.Generator, count: int, split: str = "train") -> tuple[torch.Tensor, list[str]]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,6 @@ class Checkpoint:
 
     directory: Path
     every: int = 200
-    started: float = field(default_factory=time.monotonic)
 
     @property
     def path(self) -> Path:

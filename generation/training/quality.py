@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.world import COLORS, DIRECTIONS, _STEP, Actor, ClipSpec, draw_frame
+from generation.world import COLORS, DIRECTIONS, STEPS, Actor, ClipSpec, draw_frame
 
 CLIP_FRAMES = 9
 """Frames of the clips the demo model is trained on (`generation.training.video.FRAMES`)."""
@@ -46,7 +46,7 @@ def moved_as_told(clip: np.ndarray, color: str, direction: str, min_shift: float
     start, end = centroid(clip[0], color), centroid(clip[-1], color)
     if start is None or end is None:
         return False
-    dx, dy = _STEP[direction]
+    dx, dy = STEPS[direction]
     shift = np.subtract(end, start)
     along = float(shift[0] * dx + shift[1] * dy)
     across = abs(float(shift[1] if dx else shift[0]))
