@@ -85,19 +85,8 @@ class RenderContext:
         )
 
     def scorer(self) -> str:
-        """The scorer spec, with ``tiny`` resolved: ``<home>/models/tiny-clip`` when present,
-        else the committed trained scorer, else a random one built in the home."""
-        spec = self.board.settings.scorer
-        if spec != "tiny":
-            return spec
-        from consistency.embedder import ensure_tiny_clip
-        from generation.tiny import trained_scorer
-
-        home_scorer = self.settings.models_dir / "tiny-clip"
-        trained = trained_scorer()
-        if trained is not None and not home_scorer.is_dir():
-            return f"local-dir:{trained}"
-        return ensure_tiny_clip(home_scorer)
+        """The scorer spec, with ``tiny`` resolved (`AppSettings.resolve_scorer`)."""
+        return self.settings.resolve_scorer(self.board.settings.scorer)
 
 
 _CONTEXTS: dict[RenderJob, RenderContext] = {}

@@ -51,6 +51,20 @@ class AppSettings:
 
         return str(ensure_tiny(self.models_dir / TINY_DIR_NAME))
 
+    def resolve_scorer(self, scorer: str) -> str:
+        """``tiny`` → ``<home>/models/tiny-clip`` when a scorer is saved there, else the committed
+        trained scorer, else a random one built there on first use; else unchanged."""
+        if scorer != TINY_MODEL:
+            return scorer
+        from consistency.embedder import ensure_tiny_clip
+        from generation.tiny import trained_scorer
+
+        home_scorer = self.models_dir / "tiny-clip"
+        trained = trained_scorer()
+        if trained is not None and not home_scorer.is_dir():
+            return f"local-dir:{trained}"
+        return ensure_tiny_clip(home_scorer)
+
 
 def load_settings(home: Path | str | None = None, database_url: str | None = None) -> AppSettings:
     """Settings from arguments, then environment, then defaults (``./projects``, SQLite)."""

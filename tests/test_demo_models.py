@@ -42,6 +42,16 @@ def test_a_model_saved_in_the_home_overrides_the_trained_one(tmp_path: Path) -> 
     assert Path(settings.resolve_model("tiny")) == settings.models_dir / "tiny-wan-i2v"
 
 
+def test_scorer_tiny_resolves_to_the_trained_scorer_unless_the_home_has_one(tmp_path: Path) -> None:
+    from consistency.embedder import make_tiny_clip
+
+    settings = load_settings(tmp_path / "home")
+    assert settings.resolve_scorer("tiny") == f"local-dir:{trained_scorer()}"
+    make_tiny_clip(settings.models_dir / "tiny-clip")
+    assert settings.resolve_scorer("tiny") == f"local-dir:{settings.models_dir / 'tiny-clip'}"
+    assert settings.resolve_scorer("ViT-B-32:/w.safetensors") == "ViT-B-32:/w.safetensors"
+
+
 def test_make_tiny_copies_the_trained_model_or_builds_random(tmp_path: Path) -> None:
     code, out, _ = run_cli("models", "make-tiny", str(tmp_path / "trained"))
     assert code == 0 and "trained" in out
