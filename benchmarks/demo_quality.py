@@ -116,7 +116,7 @@ def main() -> None:
     print(f"(b) {args.chains} three-shot chains: " + ", ".join(f"{k} {v:.3g}" for k, v in chain.items()))
     ranked = ranking(loaded, embedder, args.cases, args.steps)
     print(f"(c) scorer ranks the correct continuation first in {ranked:.0%} of {args.cases} pairs")
-    print(f"\n{time.perf_counter() - started:.0f} s on {loaded.device if hasattr(loaded, 'device') else 'cpu'}")
+    print(f"\n{time.perf_counter() - started:.0f} s on {loaded.options.device}")
 
 
 if __name__ == "__main__":
