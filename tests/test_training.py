@@ -39,3 +39,55 @@ def test_clip_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
     fresh = clip.build_clip().state_dict()
     assert not torch.equal(a["visual.conv1.weight"], fresh["visual.conv1.weight"])  # it trained
+
+
+def _zero_transformer(**inputs: torch.Tensor) -> tuple[torch.Tensor]:
+    """Predicts zero velocity: the loss is then the target's own weighted square."""
+    return (torch.zeros_like(inputs["hidden_states"][:, :16]),)
+
+
+def _flow_batch(moving: bool) -> dict[str, torch.Tensor]:
+    x0 = torch.zeros(2, 16, 3, 8, 8)
+    x0[:, :, :, 2:4, 2:4] = 1.0  # a static shape
+    if moving:
+        x0[:, :, 1:, 2:4, 2:4] = 0.0
+        x0[:, :, 1:, 2:4, 5:7] = 3.0  # ...that moved to the right
+    return {"x0": x0, "cond": torch.zeros(2, 16, 3, 8, 8), "image": torch.zeros(2, 17, 16), "text": torch.zeros(2, 4, 64)}
+
+
+def test_motion_weighted_flow_loss_counts_moving_pixels_more() -> None:
+    from generation.training.video import TEXT_DIM, flow_loss
+
+    empty = torch.zeros(512, TEXT_DIM)
+
+    def loss(batch: dict[str, torch.Tensor], weight: float) -> float:
+        return flow_loss(_zero_transformer, batch, torch.Generator().manual_seed(3), empty, motion_weight=weight).item()
+
+    moving, still = _flow_batch(moving=True), _flow_batch(moving=False)
+    noise = torch.randn((2, 16, 3, 8, 8), generator=_after_uniform())
+    assert loss(moving, 0.0) == pytest.approx(((noise - moving["x0"]) ** 2).mean().item())  # plain MSE
+    assert loss(moving, 4.0) > 1.5 * loss(moving, 0.0)  # the moved shape's error dominates
+    assert loss(still, 4.0) == pytest.approx(loss(still, 0.0))  # nothing moves: plain MSE
+
+
+def _after_uniform() -> torch.Generator:
+    """The generator as `flow_loss` holds it when it draws the noise (after the timesteps)."""
+    generator = torch.Generator().manual_seed(3)
+    torch.rand(2, generator=generator)
+    return generator
+
+
+@pytest.mark.slow
+def test_decoder_phase_keeps_the_latent_space(tmp_path: Path) -> None:
+    from generation.training.vae import build_vae, sharpen_decoder
+
+    vae = build_vae().train()
+    before = {k: v.clone() for k, v in vae.state_dict().items()}
+    sharpen_decoder(vae, tmp_path, steps=2, batch=2, checkpoint_every=2)
+    after = vae.state_dict()
+    encoder = [k for k in before if k.startswith(("encoder.", "quant_conv."))]
+    decoder = [k for k in before if k.startswith(("decoder.", "post_quant_conv.")) and k.endswith("weight")]
+    assert encoder and all(torch.equal(before[k], after[k]) for k in encoder)
+    assert any(not torch.equal(before[k], after[k]) for k in decoder)
+    assert (tmp_path / "checkpoints/vae-decoder/checkpoint.pt").is_file()
+    assert all(p.requires_grad for p in vae.parameters())  # the encoder is trainable again

@@ -5,7 +5,10 @@ crops keep the shapes' scale at a quarter of the cost): first on 5-frame windows
 encodes the first frame alone, then chunks of four), then on 9- and 17-frame windows, so that
 chunks also learn to follow other chunks' cached features — without those phases frames after
 the fifth (then after the ninth) decode to mush (≈ 10 dB). Judged by PSNR on whole 17-frame 64×64 clips of held-out
-captions. The latent statistics are written into the config (``latents_mean`` /
+captions. A fourth phase fine-tunes the decoder alone on whole 64×64 clips of the video stage's
+length and speed, with the shapes' pixels weighted up (a blurred shape loses its colour; the
+background is easy): the encoder is frozen, so the latent space — and a video model trained on
+it — stays the same. The latent statistics are written into the config (``latents_mean`` /
 ``latents_std``), as Wan's own VAE carries them, so the pipeline normalises latents the same way
 in training and inference.
 
@@ -21,6 +24,7 @@ import torch
 
 from generation.training.common import Checkpoint, fit, log, psnr, set_threads, step_rng, to_tensor
 from generation.training.data import sample_clips
+from generation.world import COLORS
 
 VAE_CONFIG = dict(
     base_dim=8,
@@ -32,6 +36,10 @@ VAE_CONFIG = dict(
 
 LATENT_NOISE = 0.05
 CROP = 32
+SHAPE_WEIGHT = 4.0
+"""Extra loss weight on pixels that are not the background, in the decoder phase."""
+DECODER_FRAMES = 9
+"""The video stage's clip length (`generation.training.video.FRAMES`)."""
 
 
 def build_vae() -> torch.nn.Module:
@@ -60,6 +68,35 @@ def latent_stats(vae: torch.nn.Module, clips: int = 64) -> tuple[list[float], li
     return z.mean(dims).tolist(), z.std(dims).clamp_min(1e-3).tolist()
 
 
+def sharpen_decoder(vae: torch.nn.Module, out: Path, steps: int, batch: int = 8, lr: float = 3e-4, checkpoint_every: int = 200) -> None:
+    """Phase 4: the decoder alone on whole clips as the video stage makes them, shapes weighted up."""
+    vae.encoder.requires_grad_(False)
+    vae.quant_conv.requires_grad_(False)
+    decoder = [*vae.decoder.parameters(), *vae.post_quant_conv.parameters()]
+    optimizer = torch.optim.AdamW(decoder, lr=lr, weight_decay=0.0)
+
+    def loss_at(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        clips, specs = sample_clips(step_rng("vae-decoder", step), batch, frames=DECODER_FRAMES)
+        x = to_tensor(clips)
+        background = torch.tensor([COLORS[s.background] for s in specs], dtype=torch.float32)
+        background = background.view(-1, 3, 1, 1, 1) / 127.5 - 1
+        weight = 1 + SHAPE_WEIGHT * ((x - background).abs().sum(1, keepdim=True) > 0.1).float()
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.mode()
+        z = z + LATENT_NOISE * torch.randn(z.shape, generator=torch.Generator().manual_seed(step))
+        y = vae.decode(z).sample
+        error = y - x
+        loss = (weight * (error.abs() + error**2)).mean()
+        return loss, {"psnr": psnr(x, y.detach())}
+
+    fit(
+        "vae-decoder", vae, optimizer, loss_at, steps=steps, lr=lr,
+        checkpoint=Checkpoint(out / "checkpoints" / "vae-decoder", every=checkpoint_every),
+        warmup=50, clip_grad=1.0, log_every=50,
+    )
+    vae.requires_grad_(True)
+
+
 def train(
     out: Path,
     steps: int = 5000,
@@ -69,6 +106,7 @@ def train(
     until: int | None = None,
     checkpoint_every: int = 200,
     long_steps: int = 1000,
+    decoder_steps: int = 400,
 ) -> Path | None:
     """Train (resuming if a checkpoint exists) and save ``<out>/vae``; returns that folder."""
     set_threads(threads)
@@ -100,6 +138,8 @@ def train(
             steps=count, lr=lr / 3, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
             warmup=50, clip_grad=1.0, log_every=50,
         )
+    if decoder_steps:
+        sharpen_decoder(vae, out, decoder_steps, lr=lr, checkpoint_every=checkpoint_every)
     vae.eval()
     log("vae held-out 17-frame reconstructions", psnr=evaluate(vae))
     mean, std = latent_stats(vae)
@@ -113,11 +153,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--long-steps", type=int, default=1000, help="phase 2 (9-frame windows); phase 3 (17) is 2/5 of it")
+    parser.add_argument("--decoder-steps", type=int, default=400, help="phase 4: the decoder alone on whole clips")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
-    train(args.out, args.steps, args.batch, threads=args.threads, until=args.until, long_steps=args.long_steps)
+    train(
+        args.out, args.steps, args.batch, threads=args.threads, until=args.until,
+        long_steps=args.long_steps, decoder_steps=args.decoder_steps,
+    )
 
 
 if __name__ == "__main__":
