@@ -13,7 +13,7 @@ from consistency.embedder import load_embedder
 from flows.settings import load_settings
 from generation.loading import load_pipeline
 from generation.tiny import WEIGHTS, make_tiny, trained_model, trained_scorer
-from generation.training.quality import motion_accuracy, motion_cases
+from generation.training.quality import motion_accuracy, motion_cases, roundtrip_accuracy
 from generation.world import Actor, ClipSpec, draw_frame
 from tests.conftest import run_cli
 
@@ -84,9 +84,19 @@ def test_trained_scorer_reads_colour_and_shape() -> None:
 
 
 @pytest.mark.slow
-def test_shapes_move_the_way_held_out_captions_say_above_chance() -> None:
-    """The benchmark's 40 held-out motion cases: 35 % today. The issue's
-    target is 90 %, not met yet (benchmarks/README.md); this guards what the model does learn."""
+def test_shapes_move_the_way_held_out_captions_say() -> None:
+    """The benchmark's 40 held-out motion cases: 80 % today (35 % before the decoder phase and the
+    motion-weighted steps). The issue's target is 90 %, not met yet (benchmarks/README.md); this
+    guards what the model does, with room for thread-count noise."""
     loaded = load_pipeline(str(trained_model()))
     accuracy = motion_accuracy(loaded, motion_cases(40), steps=20)
-    assert accuracy["all"] >= 0.25, accuracy
+    assert accuracy["all"] >= 0.7, accuracy
+
+
+def test_the_vae_keeps_a_moving_shape_through_a_round_trip() -> None:
+    """The ceiling of the motion check: the world's own 9-frame clips, encoded and decoded by the
+    committed VAE, still show the named shape moving the named way (90 % of the benchmark's 40)."""
+    from diffusers import AutoencoderKLWan
+
+    vae = AutoencoderKLWan.from_pretrained(trained_model() / "vae").eval()
+    assert roundtrip_accuracy(vae, motion_cases(12)) >= 0.8
