@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generation.training.video import FRAMES
 from generation.world import COLORS, DIRECTIONS, STEPS, Actor, ClipSpec, draw_frame
 
-CLIP_FRAMES = 9
-"""Frames of the clips the demo model is trained on (`generation.training.video.FRAMES`)."""
 COLOR_TOLERANCE = 60.0
 """How far (RGB Euclidean) a pixel may be from a named colour and still count as it."""
 
@@ -94,7 +93,7 @@ def chain_specs(rng: np.random.Generator) -> tuple[Actor, str, list[str]]:
 
 
 def render(loaded: object, image: np.ndarray, prompt: str, seed: int, steps: int = 20, guidance: float = 5.0) -> np.ndarray:
-    """One take as long as the training clips (9 frames) through storyreel's own render path."""
+    """One take as long as the training clips (`FRAMES`) through storyreel's own render path."""
     from generation.render import render_take
     from generation.types import RenderRequest
 
@@ -104,7 +103,7 @@ def render(loaded: object, image: np.ndarray, prompt: str, seed: int, steps: int
         image=image,
         width=image.shape[1],
         height=image.shape[0],
-        frames=CLIP_FRAMES,
+        frames=FRAMES,
         steps=steps,
         guidance=guidance,
         seed=seed,
@@ -117,15 +116,16 @@ def roundtrip_accuracy(vae: object, cases: list[MotionCase]) -> float:
     named shape still moves the named way after the VAE encodes and decodes them."""
     import torch
 
+    from generation.frames import to_uint8
     from generation.training.common import to_tensor
     from generation.world import render_clip
 
     hits = []
     for case in cases:
         with torch.no_grad():
-            x = to_tensor(render_clip(case.spec, CLIP_FRAMES)[None])
+            x = to_tensor(render_clip(case.spec, FRAMES)[None]).to(vae.device, vae.dtype)
             y = vae.decode(vae.encode(x).latent_dist.mode()).sample
-        clip = ((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 3, 0).numpy()
+        clip = to_uint8((y[0].float().cpu().permute(1, 2, 3, 0).numpy() + 1) / 2)
         hits.append(moved_as_told(clip, case.color, case.direction))
     return float(np.mean(hits))
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from generation.training.common import Checkpoint, fit, log, psnr, set_threads, step_rng, to_tensor
 from generation.training.data import sample_clips
+from generation.training.video import FRAMES as VIDEO_FRAMES
 from generation.world import COLORS
 
 VAE_CONFIG = dict(
@@ -39,8 +41,6 @@ LATENT_NOISE = 0.05
 CROP = 32
 SHAPE_WEIGHT = 4.0
 """Extra loss weight on pixels that are not the background, in the decoder phase."""
-DECODER_FRAMES = 9
-"""The video stage's clip length (`generation.training.video.FRAMES`)."""
 
 
 def build_vae() -> torch.nn.Module:
@@ -77,10 +77,9 @@ def sharpen_decoder(vae: torch.nn.Module, out: Path, steps: int, batch: int = 8,
     optimizer = torch.optim.AdamW(decoder, lr=lr, weight_decay=0.0)
 
     def loss_at(step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        clips, specs = sample_clips(step_rng("vae-decoder", step), batch, frames=DECODER_FRAMES)
+        clips, specs = sample_clips(step_rng("vae-decoder", step), batch, frames=VIDEO_FRAMES)
         x = to_tensor(clips)
-        background = torch.tensor([COLORS[s.background] for s in specs], dtype=torch.float32)
-        background = background.view(-1, 3, 1, 1, 1) / 127.5 - 1
+        background = to_tensor(np.array([COLORS[s.background] for s in specs], dtype=np.uint8)[:, None, None, None])
         weight = 1 + SHAPE_WEIGHT * ((x - background).abs().sum(1, keepdim=True) > 0.1).float()
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mode()
