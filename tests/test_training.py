@@ -91,3 +91,19 @@ def test_decoder_phase_keeps_the_latent_space(tmp_path: Path) -> None:
     assert any(not torch.equal(before[k], after[k]) for k in decoder)
     assert (tmp_path / "checkpoints/vae-decoder/checkpoint.pt").is_file()
     assert all(p.requires_grad for p in vae.parameters())  # the encoder is trainable again
+
+
+@pytest.mark.slow
+def test_decoder_round_two_draws_the_next_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm restart trains on the batches that a longer first round would have drawn next, and
+    checkpoints apart from round one (so resuming either does not pick up the other)."""
+    from generation.training import vae as vae_module
+
+    drawn: list[tuple[str, int]] = []
+    real = vae_module.step_rng
+    monkeypatch.setattr(vae_module, "step_rng", lambda stage, step: drawn.append((stage, step)) or real(stage, step))
+    model = vae_module.build_vae().train()
+    vae_module.sharpen_decoder(model, tmp_path, steps=2, batch=2, checkpoint_every=2, round_=1)
+    assert drawn == [("vae-decoder", 2), ("vae-decoder", 3)]
+    assert (tmp_path / "checkpoints/vae-decoder-2/checkpoint.pt").is_file()
+    assert not (tmp_path / "checkpoints/vae-decoder").exists()
