@@ -208,12 +208,14 @@ def train(
     checkpoint_every: int = 250,
     long_steps: int = 4000,
     motion_steps: int = 7000,
+    polish_steps: int = 4000,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
 
     Then ``long_steps`` more from those weights with a fresh optimiser and a second warm-up and
     cosine decay at ``0.6 lr`` (a warm restart; 0 skips it), then ``motion_steps`` more the same
-    way with the loss weighted toward what moves (`MOTION_WEIGHT`).
+    way with the loss weighted toward what moves (`MOTION_WEIGHT`), then ``polish_steps`` more of
+    that at ``0.3 lr``.
     """
     from diffusers import AutoencoderKLWan
 
@@ -243,13 +245,18 @@ def train(
     )
     if not done:
         return None
-    for stage, phase_steps, weight in (("video-long", long_steps, 0.0), ("video-more", motion_steps, MOTION_WEIGHT)):
+    phases = (
+        ("video-long", long_steps, 0.0, 0.6 * lr),
+        ("video-more", motion_steps, MOTION_WEIGHT, 0.6 * lr),
+        ("video-polish", polish_steps, MOTION_WEIGHT, 0.3 * lr),
+    )
+    for stage, phase_steps, weight, peak in phases:
         if not phase_steps:
             continue
-        optimizer = torch.optim.AdamW(transformer.parameters(), lr=0.6 * lr, weight_decay=0.01)
+        optimizer = torch.optim.AdamW(transformer.parameters(), lr=peak, weight_decay=0.01)
         fit(
             stage, transformer, optimizer, lambda step, s=stage, w=weight: loss_at(step, s, w),
-            steps=phase_steps, lr=0.6 * lr, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
+            steps=phase_steps, lr=peak, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
             warmup=100, clip_grad=1.0,
         )
     transformer.eval()
@@ -278,12 +285,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", type=int, default=4000)
     parser.add_argument("--long-steps", type=int, default=4000, help="a second phase (warm restart)")
     parser.add_argument("--motion-steps", type=int, default=7000, help="a third phase, motion-weighted")
+    parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(
         args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
-        long_steps=args.long_steps, motion_steps=args.motion_steps,
+        long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
     )
 
 
