@@ -12,9 +12,8 @@ and a video model trained on it — stays the same (the world's 9-frame clips ke
 through the round trip in every one of the benchmark's 40 held-out cases after two rounds of it,
 90 % after one, 58 % before; 9-frame PSNR goes 21.8 → 22.1 dB from round one to two while
 17-frame PSNR falls, 23.3 → 18.8 dB over both, frames past the ninth traded for the shapes).
-The latent statistics
-are written into the config (``latents_mean`` / ``latents_std``), as Wan's own VAE carries them,
-so the pipeline normalises latents the same way in training and inference.
+The latent statistics are written into the config (``latents_mean`` / ``latents_std``), as Wan's
+own VAE carries them, so the pipeline normalises latents the same way in training and inference.
 
     python -m generation.training.vae --out build/demo-models
 """
@@ -78,7 +77,7 @@ def sharpen_decoder(
     """Phase 4: the decoder alone on whole clips as the video stage makes them, shapes weighted up.
 
     Round ``round_`` (from 0) is a warm restart on the next ``steps`` batches: round 1 draws the
-    batches that steps 1 000–1 999 of one long run would.
+    batches that steps ``steps`` to ``2 × steps − 1`` of one long run would.
     """
     vae.encoder.requires_grad_(False)
     vae.quant_conv.requires_grad_(False)
