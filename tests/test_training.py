@@ -107,3 +107,39 @@ def test_decoder_round_two_draws_the_next_batches(tmp_path: Path, monkeypatch: p
     assert drawn == [("vae-decoder", 2), ("vae-decoder", 3)]
     assert (tmp_path / "checkpoints/vae-decoder-2/checkpoint.pt").is_file()
     assert not (tmp_path / "checkpoints/vae-decoder").exists()
+
+
+def test_widened_vae_keeps_the_encoder_and_latents_and_widens_the_decoder() -> None:
+    from generation.training.vae import VAE_CONFIG, build_vae, widened
+
+    narrow = build_vae().eval()
+    with torch.no_grad():
+        for p in narrow.parameters():  # not the build seed's weights, which `widened` would also draw
+            p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    wide = widened(narrow, 2 * VAE_CONFIG["base_dim"]).eval()
+    assert wide.config.decoder_base_dim == 16
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(wide.decoder) > 2 * count(narrow.decoder)
+    x = torch.rand(1, 3, 5, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z_narrow, z_wide = narrow.encode(x).latent_dist.mode(), wide.encode(x).latent_dist.mode()
+        assert torch.equal(z_narrow, z_wide)  # the same latent space: the video model still fits
+        assert wide.decode(z_wide).sample.shape == narrow.decode(z_narrow).sample.shape == x.shape
+
+
+@pytest.mark.slow
+def test_vae_training_with_a_wider_decoder_keeps_the_encoder_and_saves_it(tmp_path: Path) -> None:
+    from diffusers import AutoencoderKLWan
+
+    from generation.training import vae as vae_module
+
+    saved = vae_module.train(
+        tmp_path, steps=2, batch=2, threads=1, long_steps=5, decoder_steps=2, decoder_rounds=1, decoder_base_dim=16, checkpoint_every=2
+    )
+    loaded = AutoencoderKLWan.from_pretrained(saved)
+    assert loaded.config.decoder_base_dim == 16
+    assert len(loaded.config.latents_mean) == vae_module.VAE_CONFIG["z_dim"]
+    phase3 = torch.load(tmp_path / "checkpoints/vae-full/checkpoint.pt", weights_only=True)["model"]
+    encoder = {k: v for k, v in phase3.items() if k.startswith(("encoder.", "quant_conv."))}
+    assert encoder and all(torch.equal(loaded.state_dict()[k], v) for k, v in encoder.items())
+    assert (tmp_path / "checkpoints/vae-wide-decoder/checkpoint.pt").is_file()

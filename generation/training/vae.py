@@ -12,6 +12,8 @@ and a video model trained on it — stays the same (the world's 9-frame clips ke
 through the round trip in every one of the benchmark's 40 held-out cases after two rounds of it,
 90 % after one, 58 % before; 9-frame PSNR goes 21.8 → 22.1 dB from round one to two while
 17-frame PSNR falls, 23.3 → 18.8 dB over both, frames past the ninth traded for the shapes).
+``--decoder-base-dim`` runs that phase on a fresh decoder wider than the encoder instead (same
+latent space); not used for the committed weights (see benchmarks/README.md).
 The latent statistics are written into the config (``latents_mean`` / ``latents_std``), as Wan's
 own VAE carries them, so the pipeline normalises latents the same way in training and inference.
 
@@ -45,11 +47,21 @@ SHAPE_WEIGHT = 4.0
 """Extra loss weight on pixels that are not the background, in the decoder phase."""
 
 
-def build_vae() -> torch.nn.Module:
+def build_vae(decoder_base_dim: int | None = None) -> torch.nn.Module:
     from diffusers import AutoencoderKLWan
 
     torch.manual_seed(0)
-    return AutoencoderKLWan(**VAE_CONFIG)
+    return AutoencoderKLWan(**VAE_CONFIG, decoder_base_dim=decoder_base_dim)
+
+
+def widened(vae: torch.nn.Module, decoder_base_dim: int) -> torch.nn.Module:
+    """A VAE with ``vae``'s encoder (so the same latent space, and the video model still fits)
+    and a fresh decoder of width ``decoder_base_dim``; ``post_quant_conv`` is carried over."""
+    wide = build_vae(decoder_base_dim).train()
+    kept = {k: v for k, v in vae.state_dict().items() if not k.startswith("decoder.")}
+    missing, unexpected = wide.load_state_dict(kept, strict=False)
+    assert not unexpected and all(k.startswith("decoder.") for k in missing), (missing, unexpected)
+    return wide
 
 
 def evaluate(vae: torch.nn.Module, clips: int = 16) -> float:
@@ -77,7 +89,8 @@ def sharpen_decoder(
     """Phase 4: the decoder alone on whole clips as the video stage makes them, shapes weighted up.
 
     Round ``round_`` (from 0) is a warm restart on the next ``steps`` batches: round 1 draws the
-    batches that steps ``steps`` to ``2 × steps − 1`` of one long run would.
+    batches that steps ``steps`` to ``2 × steps − 1`` of one long run would. A decoder wider than
+    the encoder (see `widened`) checkpoints under ``vae-wide-decoder`` instead of ``vae-decoder``.
     """
     vae.encoder.requires_grad_(False)
     vae.quant_conv.requires_grad_(False)
@@ -97,7 +110,8 @@ def sharpen_decoder(
         loss = (weight * (error.abs() + error**2)).mean()
         return loss, {"psnr": psnr(x, y.detach())}
 
-    stage = "vae-decoder" + (f"-{round_ + 1}" if round_ else "")
+    wide = vae.config.decoder_base_dim not in (None, vae.config.base_dim)
+    stage = ("vae-wide-decoder" if wide else "vae-decoder") + (f"-{round_ + 1}" if round_ else "")
     fit(
         stage, vae, optimizer, loss_at, steps=steps, lr=lr,
         checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
@@ -117,8 +131,14 @@ def train(
     long_steps: int = 1000,
     decoder_steps: int = 1000,
     decoder_rounds: int = 2,
+    decoder_base_dim: int | None = None,
+    decoder_lr: float | None = None,
 ) -> Path | None:
-    """Train (resuming if a checkpoint exists) and save ``<out>/vae``; returns that folder."""
+    """Train (resuming if a checkpoint exists) and save ``<out>/vae``; returns that folder.
+
+    ``decoder_base_dim`` (default: the encoder's width) trains phase 4 on a fresh, wider decoder
+    (at ``decoder_lr``, default ``lr``); the committed weights use the default.
+    """
     set_threads(threads)
     vae = build_vae().train()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
@@ -148,8 +168,10 @@ def train(
             steps=count, lr=lr / 3, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
             warmup=50, clip_grad=1.0, log_every=50,
         )
+    if decoder_base_dim and decoder_steps and decoder_rounds:
+        vae = widened(vae, decoder_base_dim)
     for round_ in range(decoder_rounds if decoder_steps else 0):
-        sharpen_decoder(vae, out, decoder_steps, lr=lr, checkpoint_every=checkpoint_every, round_=round_)
+        sharpen_decoder(vae, out, decoder_steps, lr=decoder_lr or lr, checkpoint_every=checkpoint_every, round_=round_)
     vae.eval()
     log("vae held-out 17-frame reconstructions", psnr=evaluate(vae))
     mean, std = latent_stats(vae)
@@ -165,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--long-steps", type=int, default=1000, help="phase 2 (9-frame windows); phase 3 (17) is 2/5 of it")
     parser.add_argument("--decoder-steps", type=int, default=1000, help="phase 4: the decoder alone on whole clips, per round")
     parser.add_argument("--decoder-rounds", type=int, default=2, help="phase 4's warm restarts (0 skips it)")
+    parser.add_argument("--decoder-base-dim", type=int, default=None, help="phase 4 on a fresh decoder this wide (default: as the encoder)")
+    parser.add_argument("--decoder-lr", type=float, default=None, help="phase 4's peak learning rate (default: as the first phase)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
@@ -172,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     train(
         args.out, args.steps, args.batch, threads=args.threads, until=args.until,
         long_steps=args.long_steps, decoder_steps=args.decoder_steps, decoder_rounds=args.decoder_rounds,
+        decoder_base_dim=args.decoder_base_dim, decoder_lr=args.decoder_lr,
     )
 
 
