@@ -1,6 +1,6 @@
 """Does the embedded demo model do what captions say? Figures on held-out captions and seeds.
 
-    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--steps 20]
+    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N] [--steps 20]
 
 (a) motion direction: a held-out caption ("a pink star moves up on a white background") from a
     world-drawn first frame; correct when the named colour's centroid moves the named way by at
@@ -8,8 +8,10 @@
     it, its ceiling: the same check on the world's own clips after a VAE round trip.
 (b) identity across a 3-shot chain (right, down, left; each shot starts from the previous
     take's hand-off frame, as `storyreel render` chains them): the named colour still covers at
-    least half its first-frame area in every shot, and the tiny CLIP identity score of the third
-    shot against the first frame, next to the same score for a wrong-identity clip.
+    least half its first-frame area in every shot; the same check for each shot alone, rendered
+    from a clean world frame where that shot starts (where the chain loses it); and the tiny
+    CLIP identity score of the third shot against the first frame, next to the same score for
+    a wrong-identity clip.
 (c) scorer ranking: identity score of a correct continuation (the model's take from the right
     start frame) above a wrong-identity take (the model's take of another colour and shape on
     the same background and caption motion). Target ≥ 90 % of pairs.
@@ -45,7 +47,7 @@ from generation.training.quality import (  # noqa: E402
     render,
     roundtrip_accuracy,
 )
-from generation.world import COLORS, SHAPES, Actor, ClipSpec, draw_frame  # noqa: E402
+from generation.world import COLORS, SHAPES, Actor, ClipSpec, actor_at, draw_frame  # noqa: E402
 
 
 def wrong_identity(actor: Actor, background: str, rng: np.random.Generator) -> Actor:
@@ -62,15 +64,19 @@ def caption(actor: Actor, motion: str, background: str) -> str:
 def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     kept, right_ids, wrong_ids = [], [], []
+    alone: list[list[bool]] = [[] for _ in range(3)]  # each shot from a clean frame where it starts
     for n in range(count):
         actor, background, motions = chain_specs(rng)
         start = draw_frame((actor,), background)
         first_area = coverage(start, actor.color)
-        image, ok = start, True
+        image, ok, placed = start, True, actor
         for k, motion in enumerate(motions):
             clip = render(loaded, image, caption(actor, motion, background), seed + 10 * n + k, steps)
             ok &= min(coverage(f, actor.color) for f in clip) >= 0.5 * first_area
             image = handoff_frame(clip, "sharpest", 8)[1]
+            clean = render(loaded, draw_frame((placed,), background), caption(actor, motion, background), seed + 10 * n + k, steps)
+            alone[k].append(min(coverage(f, actor.color) for f in clean) >= 0.5 * first_area)
+            placed = actor_at(placed, motion, 1.0)
         kept.append(ok)
         reference = embedder.embed_images(start[None])
         right_ids.append(identity(embedder.embed_images(clip), reference))
@@ -79,6 +85,7 @@ def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> d
         wrong_ids.append(identity(embedder.embed_images(wrong), reference))
     return {
         "colour kept in all 3 shots": float(np.mean(kept)),
+        **{f"shot {k + 1} alone from a clean frame": float(np.mean(v)) for k, v in enumerate(alone)},
         "identity, shot 3 vs start": float(np.mean(right_ids)),
         "identity, wrong-identity take vs start": float(np.mean(wrong_ids)),
     }
@@ -101,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=40, help="motion cases (a) and ranking pairs (c)")
     parser.add_argument("--chains", type=int, default=10, help="3-shot chains (b)")
+    parser.add_argument("--chain-seed", type=int, default=2_000_003, help="draws the chains (b)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--model", default=None, help="pipeline folder (default: the committed tiny model)")
     parser.add_argument("--scorer", default=None, help="open_clip local-dir folder (default: committed)")
@@ -117,7 +125,7 @@ def main() -> None:
     print(f"(a) motion direction, {args.cases} clips: " + ", ".join(f"{k} {v:.0%}" for k, v in motion.items()))
     ceiling = roundtrip_accuracy(loaded.pipe.vae, cases)
     print(f"    ceiling: the world's own clips after a VAE round trip move as told in {ceiling:.0%}")
-    chain = chains(loaded, embedder, args.chains, args.steps)
+    chain = chains(loaded, embedder, args.chains, args.steps, args.chain_seed)
     print(f"(b) {args.chains} three-shot chains: " + ", ".join(f"{k} {v:.3g}" for k, v in chain.items()))
     ranked = ranking(loaded, embedder, args.cases, args.steps)
     print(f"(c) scorer ranks the correct continuation first in {ranked:.0%} of {args.cases} pairs")
