@@ -143,3 +143,12 @@ def test_vae_training_with_a_wider_decoder_keeps_the_encoder_and_saves_it(tmp_pa
     encoder = {k: v for k, v in phase3.items() if k.startswith(("encoder.", "quant_conv."))}
     assert encoder and all(torch.equal(loaded.state_dict()[k], v) for k, v in encoder.items())
     assert (tmp_path / "checkpoints/vae-wide-decoder/checkpoint.pt").is_file()
+
+
+def test_vae_cli_refuses_a_decoder_width_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from generation.training import vae as vae_module
+
+    with pytest.raises(SystemExit) as exit_:
+        vae_module.main(["--decoder-base-dim", "0"])
+    assert exit_.value.code == 2
+    assert "--decoder-base-dim must be a positive width, not 0" in capsys.readouterr().err

@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
+    if args.decoder_base_dim is not None and args.decoder_base_dim < 1:
+        parser.error(f"--decoder-base-dim must be a positive width, not {args.decoder_base_dim}")
     train(
         args.out, args.steps, args.batch, threads=args.threads, until=args.until,
         long_steps=args.long_steps, decoder_steps=args.decoder_steps, decoder_rounds=args.decoder_rounds,
