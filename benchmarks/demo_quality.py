@@ -61,6 +61,11 @@ def caption(actor: Actor, motion: str, background: str) -> str:
     return ClipSpec((actor,), motion, background).caption() + "."
 
 
+def keeps_colour(clip: np.ndarray, color: str, first_area: float) -> bool:
+    """The named colour covers at least half its first-frame area in every frame of ``clip``."""
+    return min(coverage(f, color) for f in clip) >= 0.5 * first_area
+
+
 def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     kept, right_ids, wrong_ids = [], [], []
@@ -71,11 +76,12 @@ def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> d
         first_area = coverage(start, actor.color)
         image, ok, placed = start, True, actor
         for k, motion in enumerate(motions):
-            clip = render(loaded, image, caption(actor, motion, background), seed + 10 * n + k, steps)
-            ok &= min(coverage(f, actor.color) for f in clip) >= 0.5 * first_area
+            prompt, shot_seed = caption(actor, motion, background), seed + 10 * n + k
+            clip = render(loaded, image, prompt, shot_seed, steps)
+            ok &= keeps_colour(clip, actor.color, first_area)
             image = handoff_frame(clip, "sharpest", 8)[1]
-            clean = render(loaded, draw_frame((placed,), background), caption(actor, motion, background), seed + 10 * n + k, steps)
-            alone[k].append(min(coverage(f, actor.color) for f in clean) >= 0.5 * first_area)
+            clean = render(loaded, draw_frame((placed,), background), prompt, shot_seed, steps)
+            alone[k].append(keeps_colour(clean, actor.color, first_area))
             placed = actor_at(placed, motion, 1.0)
         kept.append(ok)
         reference = embedder.embed_images(start[None])

@@ -168,9 +168,10 @@ def train(
             steps=count, lr=lr / 3, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
             warmup=50, clip_grad=1.0, log_every=50,
         )
-    if decoder_base_dim and decoder_steps and decoder_rounds:
+    rounds = decoder_rounds if decoder_steps else 0
+    if decoder_base_dim and rounds:
         vae = widened(vae, decoder_base_dim)
-    for round_ in range(decoder_rounds if decoder_steps else 0):
+    for round_ in range(rounds):
         sharpen_decoder(vae, out, decoder_steps, lr=decoder_lr or lr, checkpoint_every=checkpoint_every, round_=round_)
     vae.eval()
     log("vae held-out 17-frame reconstructions", psnr=evaluate(vae))
