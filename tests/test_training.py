@@ -70,6 +70,21 @@ def test_motion_weighted_flow_loss_counts_moving_pixels_more() -> None:
     assert loss(still, 4.0) == pytest.approx(loss(still, 0.0))  # nothing moves: plain MSE
 
 
+def test_shape_weighted_flow_loss_counts_the_shapes_pixels_also_where_they_stay() -> None:
+    from generation.training.video import TEXT_DIM, flow_loss
+
+    empty = torch.zeros(512, TEXT_DIM)
+
+    def loss(batch: dict[str, torch.Tensor], motion: float, shape: float) -> float:
+        generator = torch.Generator().manual_seed(3)
+        return flow_loss(_zero_transformer, batch, generator, empty, motion_weight=motion, shape_weight=shape).item()
+
+    still = _flow_batch(moving=False)
+    assert loss(still, 4.0, 4.0) > 1.5 * loss(still, 4.0, 0.0)  # the static shape's error now counts
+    plain = {**still, "x0": torch.full_like(still["x0"], 0.5)}  # a plain background, no shape
+    assert loss(plain, 0.0, 4.0) == pytest.approx(loss(plain, 0.0, 0.0))
+
+
 def _after_uniform() -> torch.Generator:
     """The generator as `flow_loss` holds it when it draws the noise (after the timesteps)."""
     generator = torch.Generator().manual_seed(3)

@@ -38,6 +38,8 @@ SHIFT = 3.0
 MAX_SEQUENCE_LENGTH = 512  # the pipeline's default; padding is part of what the model learns
 MOTION_WEIGHT = 4.0
 """`flow_loss`'s weight on changing latent pixels in the third phase."""
+SHAPE_WEIGHT = 4.0
+"""`flow_loss`'s weight on the shapes' latent pixels in the optional fifth phase."""
 # Patch 1×1×1: at 64×64 a shape covers about 2×2 latent pixels, so a 2×2 patch would hide its
 # position inside one token; with one token a latent pixel, moving it is attending next door.
 TRANSFORMER_CONFIG = dict(
@@ -164,12 +166,16 @@ def flow_loss(
     empty: torch.Tensor,
     drop: float = 0.1,
     motion_weight: float = 0.0,
+    shape_weight: float = 0.0,
 ) -> torch.Tensor:
     """The rectified-flow loss of one batch (text dropped to the empty prompt with prob ``drop``).
 
     ``motion_weight`` > 0 weighs each latent pixel by ``1 + motion_weight × change / mean change``,
     where ``change`` is how far it is from the first latent frame: the moving shapes cover a few
     per cent of the latent, and unweighted their error is drowned by the static background's.
+    ``shape_weight`` > 0 adds ``shape_weight × salience / mean salience``, where ``salience`` is
+    how far the pixel is from its frame's background (the per-channel spatial median): the
+    shapes in every frame, also where they stay put.
     """
     x0 = batch["x0"]
     b = x0.shape[0]
@@ -190,10 +196,13 @@ def flow_loss(
         return_dict=False,
     )[0]
     error = (pred - (noise - x0)) ** 2
-    if not motion_weight:
+    if not motion_weight and not shape_weight:
         return error.mean()
     change = (x0 - x0[:, :, :1]).abs().mean(1, keepdim=True)
     weight = 1 + motion_weight * change / change.mean().clamp_min(1e-6)
+    if shape_weight:
+        salience = (x0 - x0.flatten(3).median(-1).values[..., None, None]).abs().mean(1, keepdim=True)
+        weight = weight + shape_weight * salience / salience.mean().clamp_min(1e-6)
     return (weight * error).mean() / weight.mean()
 
 
@@ -209,13 +218,15 @@ def train(
     long_steps: int = 4000,
     motion_steps: int = 7000,
     polish_steps: int = 4000,
+    shape_steps: int = 0,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
 
     Then ``long_steps`` more from those weights with a fresh optimiser and a second warm-up and
     cosine decay at ``0.6 lr`` (a warm restart; 0 skips it), then ``motion_steps`` more the same
     way with the loss weighted toward what moves (`MOTION_WEIGHT`), then ``polish_steps`` more of
-    that at ``0.3 lr``.
+    that at ``0.3 lr``, then ``shape_steps`` more at ``0.3 lr`` also weighted toward the shapes
+    where they stay (`SHAPE_WEIGHT`).
     """
     from diffusers import AutoencoderKLWan
 
@@ -229,12 +240,15 @@ def train(
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
     count = train_set["x0"].shape[0]
 
-    def loss_at(step: int, stage: str = "video", motion_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss_at(
+        step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         rng = step_rng(stage, step)
         idx = torch.from_numpy(rng.choice(count, size=batch, replace=False))
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         loss = flow_loss(
-            transformer, {k: v[idx] for k, v in train_set.items()}, generator, empty, motion_weight=motion_weight
+            transformer, {k: v[idx] for k, v in train_set.items()}, generator, empty,
+            motion_weight=motion_weight, shape_weight=shape_weight,
         )
         figures = {"held_out": held_out_loss(transformer, eval_set, empty)} if (step + 1) % 100 == 0 else {}
         return loss, figures
@@ -246,16 +260,17 @@ def train(
     if not done:
         return None
     phases = (
-        ("video-long", long_steps, 0.0, 0.6 * lr),
-        ("video-more", motion_steps, MOTION_WEIGHT, 0.6 * lr),
-        ("video-polish", polish_steps, MOTION_WEIGHT, 0.3 * lr),
+        ("video-long", long_steps, 0.0, 0.0, 0.6 * lr),
+        ("video-more", motion_steps, MOTION_WEIGHT, 0.0, 0.6 * lr),
+        ("video-polish", polish_steps, MOTION_WEIGHT, 0.0, 0.3 * lr),
+        ("video-shape", shape_steps, MOTION_WEIGHT, SHAPE_WEIGHT, 0.3 * lr),
     )
-    for stage, phase_steps, weight, peak in phases:
+    for stage, phase_steps, weight, shape, peak in phases:
         if not phase_steps:
             continue
         optimizer = torch.optim.AdamW(transformer.parameters(), lr=peak, weight_decay=0.01)
         fit(
-            stage, transformer, optimizer, lambda step, s=stage, w=weight: loss_at(step, s, w),
+            stage, transformer, optimizer, lambda step, s=stage, w=weight, v=shape: loss_at(step, s, w, v),
             steps=phase_steps, lr=peak, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
             warmup=100, clip_grad=1.0,
         )
@@ -286,12 +301,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--long-steps", type=int, default=4000, help="a second phase (warm restart)")
     parser.add_argument("--motion-steps", type=int, default=7000, help="a third phase, motion-weighted")
     parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
+    parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(
         args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
         long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
+        shape_steps=args.shape_steps,
     )
 
 
