@@ -53,6 +53,7 @@ def plan_rows(graph: ShotGraph) -> list[dict[str, Any]]:
             "width": s.width,
             "height": s.height,
             "steps": s.steps,
+            "guidance": s.guidance,
             "seed": s.seed,
             "continuity": s.continuity,
             "conditioned_on": s.conditioned_on,
