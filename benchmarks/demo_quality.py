@@ -1,6 +1,6 @@
 """Does the embedded demo model do what captions say? Figures on held-out captions and seeds.
 
-    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N] [--steps 20]
+    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N] [--steps 20] [--guidance 3]
 
 (a) motion direction: a held-out caption ("a pink star moves up on a white background") from a
     world-drawn first frame; correct when the named colour's centroid moves the named way by at
@@ -40,14 +40,17 @@ from generation.frames import handoff_frame  # noqa: E402
 from generation.loading import load_pipeline  # noqa: E402
 from generation.tiny import trained_model, trained_scorer  # noqa: E402
 from generation.training.quality import (  # noqa: E402
+    DEMO_GUIDANCE,
     chain_specs,
+    chain_starts,
     coverage,
+    keeps_colour,
     motion_accuracy,
     motion_cases,
     render,
     roundtrip_accuracy,
 )
-from generation.world import COLORS, SHAPES, Actor, ClipSpec, actor_at, draw_frame  # noqa: E402
+from generation.world import COLORS, SHAPES, Actor, ClipSpec, draw_frame  # noqa: E402
 
 
 def wrong_identity(actor: Actor, background: str, rng: np.random.Generator) -> Actor:
@@ -61,12 +64,7 @@ def caption(actor: Actor, motion: str, background: str) -> str:
     return ClipSpec((actor,), motion, background).caption() + "."
 
 
-def keeps_colour(clip: np.ndarray, color: str, first_area: float) -> bool:
-    """The named colour covers at least half its first-frame area in every frame of ``clip``."""
-    return min(coverage(f, color) for f in clip) >= 0.5 * first_area
-
-
-def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> dict[str, float]:
+def chains(loaded, embedder, count: int, steps: int, guidance: float, seed: int = 2_000_003) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     kept, right_ids, wrong_ids = [], [], []
     alone: list[list[bool]] = [[] for _ in range(3)]  # each shot from a clean frame where it starts
@@ -74,20 +72,21 @@ def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> d
         actor, background, motions = chain_specs(rng)
         start = draw_frame((actor,), background)
         first_area = coverage(start, actor.color)
-        image, ok, placed = start, True, actor
-        for k, motion in enumerate(motions):
+        image, ok = start, True
+        for k, (motion, clean_start) in enumerate(zip(motions, chain_starts(actor, background, motions))):
             prompt, shot_seed = caption(actor, motion, background), seed + 10 * n + k
-            clip = render(loaded, image, prompt, shot_seed, steps)
+            clip = render(loaded, image, prompt, shot_seed, steps, guidance)
             ok &= keeps_colour(clip, actor.color, first_area)
             image = handoff_frame(clip, "sharpest", 8)[1]
-            clean = render(loaded, draw_frame((placed,), background), prompt, shot_seed, steps)
+            clean = render(loaded, clean_start, prompt, shot_seed, steps, guidance)
             alone[k].append(keeps_colour(clean, actor.color, first_area))
-            placed = actor_at(placed, motion, 1.0)
         kept.append(ok)
         reference = embedder.embed_images(start[None])
         right_ids.append(identity(embedder.embed_images(clip), reference))
         other = wrong_identity(actor, background, rng)
-        wrong = render(loaded, draw_frame((other,), background), caption(other, "left", background), seed + n, steps)
+        wrong = render(
+            loaded, draw_frame((other,), background), caption(other, "left", background), seed + n, steps, guidance
+        )
         wrong_ids.append(identity(embedder.embed_images(wrong), reference))
     return {
         "colour kept in all 3 shots": float(np.mean(kept)),
@@ -97,15 +96,18 @@ def chains(loaded, embedder, count: int, steps: int, seed: int = 2_000_003) -> d
     }
 
 
-def ranking(loaded, embedder, count: int, steps: int, seed: int = 3_000_017) -> float:
+def ranking(loaded, embedder, count: int, steps: int, guidance: float, seed: int = 3_000_017) -> float:
     rng = np.random.default_rng(seed)
     wins = []
     for case in motion_cases(count, seed):
         actor, background = case.spec.actors[0], case.spec.background
         reference = embedder.embed_images(case.first_frame[None])
-        right = render(loaded, case.first_frame, case.spec.caption() + ".", case.seed, steps)
+        right = render(loaded, case.first_frame, case.spec.caption() + ".", case.seed, steps, guidance)
         other = wrong_identity(actor, background, rng)
-        wrong = render(loaded, draw_frame((other,), background), caption(other, case.direction, background), case.seed, steps)
+        wrong = render(
+            loaded, draw_frame((other,), background), caption(other, case.direction, background), case.seed, steps,
+            guidance,
+        )
         wins.append(identity(embedder.embed_images(right), reference) > identity(embedder.embed_images(wrong), reference))
     return float(np.mean(wins))
 
@@ -116,6 +118,7 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=10, help="3-shot chains (b)")
     parser.add_argument("--chain-seed", type=int, default=2_000_003, help="draws the chains (b)")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--guidance", type=float, default=DEMO_GUIDANCE, help="default: the demo storyboard's")
     parser.add_argument("--model", default=None, help="pipeline folder (default: the committed tiny model)")
     parser.add_argument("--scorer", default=None, help="open_clip local-dir folder (default: committed)")
     args = parser.parse_args()
@@ -125,15 +128,15 @@ def main() -> None:
     started = time.perf_counter()
     loaded = load_pipeline(str(model))
     embedder = load_embedder(f"local-dir:{scorer}")
-    print(f"model {model}\nscorer {scorer}\nsteps {args.steps}, held-out captions and seeds\n")
+    print(f"model {model}\nscorer {scorer}\nsteps {args.steps}, guidance {args.guidance}, held-out captions and seeds\n")
     cases = motion_cases(args.cases)
-    motion = motion_accuracy(loaded, cases, args.steps)
+    motion = motion_accuracy(loaded, cases, args.steps, args.guidance)
     print(f"(a) motion direction, {args.cases} clips: " + ", ".join(f"{k} {v:.0%}" for k, v in motion.items()))
     ceiling = roundtrip_accuracy(loaded.pipe.vae, cases)
     print(f"    ceiling: the world's own clips after a VAE round trip move as told in {ceiling:.0%}")
-    chain = chains(loaded, embedder, args.chains, args.steps, args.chain_seed)
+    chain = chains(loaded, embedder, args.chains, args.steps, args.guidance, args.chain_seed)
     print(f"(b) {args.chains} three-shot chains: " + ", ".join(f"{k} {v:.3g}" for k, v in chain.items()))
-    ranked = ranking(loaded, embedder, args.cases, args.steps)
+    ranked = ranking(loaded, embedder, args.cases, args.steps, args.guidance)
     print(f"(c) scorer ranks the correct continuation first in {ranked:.0%} of {args.cases} pairs")
     print(f"\n{time.perf_counter() - started:.0f} s on {loaded.options.device}")
 

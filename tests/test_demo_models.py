@@ -13,9 +13,20 @@ from consistency.embedder import load_embedder
 from flows.settings import load_settings
 from generation.loading import load_pipeline
 from generation.tiny import WEIGHTS, make_tiny, trained_model, trained_scorer
-from generation.training.quality import motion_accuracy, motion_cases, roundtrip_accuracy
+from generation.training.quality import (
+    DEMO_GUIDANCE,
+    chain_specs,
+    chain_starts,
+    coverage,
+    keeps_colour,
+    motion_accuracy,
+    motion_cases,
+    render,
+    roundtrip_accuracy,
+)
 from generation.world import Actor, ClipSpec, draw_frame
-from tests.conftest import run_cli
+from shots.loading import load_storyboard
+from tests.conftest import DEMO, run_cli
 
 pytestmark = pytest.mark.skipif(trained_model() is None, reason="no trained demo weights in generation/weights")
 
@@ -85,8 +96,8 @@ def test_trained_scorer_reads_colour_and_shape() -> None:
 
 @pytest.mark.slow
 def test_shapes_move_the_way_held_out_captions_say() -> None:
-    """The benchmark's 40 held-out motion cases: 98 % today (target 90 %; 94 % on 120 other
-    held-out cases, benchmarks/README.md). The bound leaves room for thread-count noise."""
+    """The benchmark's 40 held-out motion cases at the demo's guidance: 95 % today (target 90 %;
+    95 % on 120 other held-out cases, benchmarks/README.md)."""
     loaded = load_pipeline(str(trained_model()))
     accuracy = motion_accuracy(loaded, motion_cases(40), steps=20)
     assert accuracy["all"] >= 0.9, accuracy
@@ -99,3 +110,24 @@ def test_the_vae_keeps_a_moving_shape_through_a_round_trip() -> None:
 
     vae = AutoencoderKLWan.from_pretrained(trained_model() / "vae").eval()
     assert roundtrip_accuracy(vae, motion_cases(12)) >= 11 / 12
+
+
+def test_the_benchmark_measures_the_guidance_the_demo_renders_with() -> None:
+    assert load_storyboard(DEMO).settings.guidance == DEMO_GUIDANCE
+
+
+@pytest.mark.slow
+def test_shapes_keep_their_colour_through_a_shot() -> None:
+    """Held-out chain shots (right, down, left; 10 chains), each from a clean frame where it
+    starts: the named colour keeps half its area in every frame of 27 of 30 at the demo's
+    guidance today, 23 of 30 at guidance 5 (benchmarks/README.md)."""
+    loaded = load_pipeline(str(trained_model()))
+    rng = np.random.default_rng(2_000_003)
+    kept = []
+    for n in range(10):
+        actor, background, motions = chain_specs(rng)
+        first_area = coverage(draw_frame((actor,), background), actor.color)
+        for k, (motion, start) in enumerate(zip(motions, chain_starts(actor, background, motions))):
+            prompt = ClipSpec((actor,), motion, background).caption() + "."
+            kept.append(keeps_colour(render(loaded, start, prompt, 2_000_003 + 10 * n + k), actor.color, first_area))
+    assert sum(kept) >= 25, kept

@@ -17,6 +17,11 @@ from generation.world import COLORS, DIRECTIONS, STEPS, Actor, ClipSpec, draw_fr
 
 COLOR_TOLERANCE = 60.0
 """How far (RGB Euclidean) a pixel may be from a named colour and still count as it."""
+DEMO_GUIDANCE = 3.0
+"""The classifier-free guidance the demo storyboard renders with. On 60 held-out shots (20 chains
+of right, down, left, each from a clean frame) the named colour kept half its area in 92–93 %
+at guidance 2–3.5, 83 % at 4, 75 % at 5 and 58 % at 8, moving as told in 97 % at 2–3.5 and 95 %
+at 5: stronger guidance over-drives the big flat shapes into dark cores and colour fringes."""
 
 
 def color_mask(frame: np.ndarray, color: str) -> np.ndarray:
@@ -92,7 +97,25 @@ def chain_specs(rng: np.random.Generator) -> tuple[Actor, str, list[str]]:
     return actor, spec.background, ["right", "down", "left"]
 
 
-def render(loaded: object, image: np.ndarray, prompt: str, seed: int, steps: int = 20, guidance: float = 5.0) -> np.ndarray:
+def chain_starts(actor: Actor, background: str, motions: list[str]) -> list[np.ndarray]:
+    """Clean world frames where each shot of a chain starts: ``actor`` moved by the shots before."""
+    from generation.world import actor_at
+
+    starts = []
+    for motion in motions:
+        starts.append(draw_frame((actor,), background))
+        actor = actor_at(actor, motion, 1.0)
+    return starts
+
+
+def keeps_colour(clip: np.ndarray, color: str, first_area: float) -> bool:
+    """The named colour covers at least half ``first_area`` in every frame of ``clip``."""
+    return min(coverage(f, color) for f in clip) >= 0.5 * first_area
+
+
+def render(
+    loaded: object, image: np.ndarray, prompt: str, seed: int, steps: int = 20, guidance: float = DEMO_GUIDANCE
+) -> np.ndarray:
     """One take as long as the training clips (`FRAMES`) through storyreel's own render path."""
     from generation.render import render_take
     from generation.types import RenderRequest
@@ -130,11 +153,13 @@ def roundtrip_accuracy(vae: object, cases: list[MotionCase]) -> float:
     return float(np.mean(hits))
 
 
-def motion_accuracy(loaded: object, cases: list[MotionCase], steps: int = 20) -> dict[str, float]:
+def motion_accuracy(
+    loaded: object, cases: list[MotionCase], steps: int = 20, guidance: float = DEMO_GUIDANCE
+) -> dict[str, float]:
     """Fraction of cases whose named shape moved the named way, per direction and ``all``."""
     hits: dict[str, list[bool]] = {d: [] for d in DIRECTIONS}
     for case in cases:
-        clip = render(loaded, case.first_frame, case.spec.caption() + ".", case.seed, steps)
+        clip = render(loaded, case.first_frame, case.spec.caption() + ".", case.seed, steps, guidance)
         hits[case.direction].append(moved_as_told(clip, case.color, case.direction))
     result = {d: float(np.mean(v)) for d, v in hits.items() if v}
     result["all"] = float(np.mean([h for v in hits.values() for h in v]))
