@@ -167,3 +167,46 @@ def test_vae_cli_refuses_a_decoder_width_below_one(capsys: pytest.CaptureFixture
         vae_module.main(["--decoder-base-dim", "0"])
     assert exit_.value.code == 2
     assert "--decoder-base-dim must be a positive width, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_demo_models_runs_every_stage_and_installs_models_that_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make train-demo-models` end to end (`python -m generation.training --install`), every
+    phase of every stage cut to two steps: what it installs loads and renders through the real
+    paths, and a second run skips the finished stages."""
+    from functools import partial
+
+    from consistency.embedder import load_embedder
+    from generation.loading import load_pipeline
+    from generation.training import __main__ as training
+    from generation.training import vae, video
+    from generation.training.quality import render
+    from generation.world import Actor, draw_frame
+
+    short = dict(steps=2, batch=2, checkpoint_every=2)
+    monkeypatch.setattr(vae, "train", partial(vae.train, **short, long_steps=5, decoder_steps=2))
+    phases = dict(long_steps=2, motion_steps=2, polish_steps=2, shape_steps=2)
+    monkeypatch.setattr(video, "train", partial(video.train, **short, clips=4, eval_clips=2, **phases))
+    monkeypatch.setattr(clip, "train", partial(clip.train, **{**short, "batch": 4}))
+    out, weights = tmp_path / "out", tmp_path / "weights"
+    training.main(["--out", str(out), "--install", str(weights), "--threads", "1"])
+    stages = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert stages == sorted(
+        ["vae", "vae-long", "vae-full", "vae-decoder", "vae-decoder-2", "video", "video-long", "video-more",
+         "video-polish", "video-shape", "clip"]
+    )
+    assert sorted(p.name for p in weights.iterdir()) == ["tiny-clip", "tiny-wan-i2v"]
+
+    loaded = load_pipeline(str(weights / "tiny-wan-i2v"))
+    assert loaded.family == "wan" and loaded.pipe.vae.config.latents_std != [1.0] * 16
+    frame = draw_frame((Actor("circle", "red", 0.3, 0.5),), "green")
+    clip_frames = render(loaded, frame, "a red circle moves right on a green background.", seed=1, steps=2)
+    assert clip_frames.shape == (9, 64, 64, 3)
+    embedder = load_embedder(f"local-dir:{weights / 'tiny-clip'}")
+    assert embedder.embed_images(frame[None]).shape[0] == 1
+
+    capsys.readouterr()
+    training.main(["--out", str(out), "--install", str(weights), "--threads", "1"])
+    assert capsys.readouterr().out.count("exists, skipped") == 3

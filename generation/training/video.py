@@ -211,6 +211,7 @@ def train(
     steps: int = 2500,
     batch: int = 16,
     clips: int = 4000,
+    eval_clips: int = 256,
     lr: float = 5e-4,
     threads: int | None = None,
     until: int | None = None,
@@ -233,7 +234,7 @@ def train(
     set_threads(threads)
     pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"))
     train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}x{FRAMES}.pt", clips, "train")
-    eval_set = build_cache(pipe, out / "cache" / f"video-eval-256x{FRAMES}.pt", 256, "eval")
+    eval_set = build_cache(pipe, out / "cache" / f"video-eval-{eval_clips}x{FRAMES}.pt", eval_clips, "eval")
     empty = text_embeds(pipe, [""])[0]
     transformer = pipe.transformer.train()
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
