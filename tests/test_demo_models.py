@@ -13,17 +13,8 @@ from consistency.embedder import load_embedder
 from flows.settings import load_settings
 from generation.loading import load_pipeline
 from generation.tiny import WEIGHTS, make_tiny, trained_model, trained_scorer
-from generation.training.quality import (
-    DEMO_GUIDANCE,
-    chain_specs,
-    chain_starts,
-    coverage,
-    keeps_colour,
-    motion_accuracy,
-    motion_cases,
-    render,
-    roundtrip_accuracy,
-)
+from generation.training import quality
+from generation.training.quality import motion_accuracy, motion_cases, roundtrip_accuracy
 from generation.world import Actor, ClipSpec, draw_frame
 from shots.loading import load_storyboard
 from tests.conftest import DEMO, run_cli
@@ -113,7 +104,7 @@ def test_the_vae_keeps_a_moving_shape_through_a_round_trip() -> None:
 
 
 def test_the_benchmark_measures_the_guidance_the_demo_renders_with() -> None:
-    assert load_storyboard(DEMO).settings.guidance == DEMO_GUIDANCE
+    assert load_storyboard(DEMO).settings.guidance == quality.DEMO_GUIDANCE
 
 
 @pytest.mark.slow
@@ -125,9 +116,10 @@ def test_shapes_keep_their_colour_through_a_shot() -> None:
     rng = np.random.default_rng(2_000_003)
     kept = []
     for n in range(10):
-        actor, background, motions = chain_specs(rng)
-        first_area = coverage(draw_frame((actor,), background), actor.color)
-        for k, (motion, start) in enumerate(zip(motions, chain_starts(actor, background, motions))):
+        actor, background, motions = quality.chain_specs(rng)
+        first_area = quality.coverage(draw_frame((actor,), background), actor.color)
+        for k, (motion, start) in enumerate(zip(motions, quality.chain_starts(actor, background, motions))):
             prompt = ClipSpec((actor,), motion, background).caption() + "."
-            kept.append(keeps_colour(render(loaded, start, prompt, 2_000_003 + 10 * n + k), actor.color, first_area))
+            clip = quality.render(loaded, start, prompt, 2_000_003 + 10 * n + k)
+            kept.append(quality.keeps_colour(clip, actor.color, first_area))
     assert sum(kept) >= 25, kept
