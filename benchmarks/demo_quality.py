@@ -1,6 +1,7 @@
 """Does the embedded demo model do what captions say? Figures on held-out captions and seeds.
 
-    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N] [--steps 20] [--guidance 3]
+    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N]
+                                      [--steps 20] [--guidance 3] [--keyframe last]
 
 (a) motion direction: a held-out caption ("a pink star moves up on a white background") from a
     world-drawn first frame; correct when the named colour's centroid moves the named way by at
@@ -41,6 +42,7 @@ from generation.loading import load_pipeline  # noqa: E402
 from generation.tiny import trained_model, trained_scorer  # noqa: E402
 from generation.training.quality import (  # noqa: E402
     DEMO_GUIDANCE,
+    DEMO_KEYFRAME,
     chain_specs,
     chain_starts,
     coverage,
@@ -64,7 +66,9 @@ def caption(actor: Actor, motion: str, background: str) -> str:
     return ClipSpec((actor,), motion, background).caption() + "."
 
 
-def chains(loaded, embedder, count: int, steps: int, guidance: float, seed: int = 2_000_003) -> dict[str, float]:
+def chains(
+    loaded, embedder, count: int, steps: int, guidance: float, keyframe: str, seed: int = 2_000_003
+) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     kept, right_ids, wrong_ids = [], [], []
     alone: list[list[bool]] = [[] for _ in range(3)]  # each shot from a clean frame where it starts
@@ -77,7 +81,7 @@ def chains(loaded, embedder, count: int, steps: int, guidance: float, seed: int 
             prompt, shot_seed = caption(actor, motion, background), seed + 10 * n + k
             clip = render(loaded, image, prompt, shot_seed, steps, guidance)
             ok &= keeps_colour(clip, actor.color, first_area)
-            image = handoff_frame(clip, "sharpest", 8)[1]
+            image = handoff_frame(clip, keyframe, 8)[1]
             clean = render(loaded, clean_start, prompt, shot_seed, steps, guidance)
             alone[k].append(keeps_colour(clean, actor.color, first_area))
         kept.append(ok)
@@ -119,6 +123,7 @@ def main() -> None:
     parser.add_argument("--chain-seed", type=int, default=2_000_003, help="draws the chains (b)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=DEMO_GUIDANCE, help="default: the demo storyboard's")
+    parser.add_argument("--keyframe", choices=("last", "sharpest"), default=DEMO_KEYFRAME, help="hand-off frame (b)")
     parser.add_argument("--model", default=None, help="pipeline folder (default: the committed tiny model)")
     parser.add_argument("--scorer", default=None, help="open_clip local-dir folder (default: committed)")
     args = parser.parse_args()
@@ -128,13 +133,14 @@ def main() -> None:
     started = time.perf_counter()
     loaded = load_pipeline(str(model))
     embedder = load_embedder(f"local-dir:{scorer}")
-    print(f"model {model}\nscorer {scorer}\nsteps {args.steps}, guidance {args.guidance}, held-out captions and seeds\n")
+    settings = f"steps {args.steps}, guidance {args.guidance}, hand-off frame {args.keyframe}"
+    print(f"model {model}\nscorer {scorer}\n{settings}, held-out captions and seeds\n")
     cases = motion_cases(args.cases)
     motion = motion_accuracy(loaded, cases, args.steps, args.guidance)
     print(f"(a) motion direction, {args.cases} clips: " + ", ".join(f"{k} {v:.0%}" for k, v in motion.items()))
     ceiling = roundtrip_accuracy(loaded.pipe.vae, cases)
     print(f"    ceiling: the world's own clips after a VAE round trip move as told in {ceiling:.0%}")
-    chain = chains(loaded, embedder, args.chains, args.steps, args.guidance, args.chain_seed)
+    chain = chains(loaded, embedder, args.chains, args.steps, args.guidance, args.keyframe, args.chain_seed)
     print(f"(b) {args.chains} three-shot chains: " + ", ".join(f"{k} {v:.3g}" for k, v in chain.items()))
     ranked = ranking(loaded, embedder, args.cases, args.steps, args.guidance)
     print(f"(c) scorer ranks the correct continuation first in {ranked:.0%} of {args.cases} pairs")

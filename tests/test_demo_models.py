@@ -103,8 +103,9 @@ def test_the_vae_keeps_a_moving_shape_through_a_round_trip() -> None:
     assert roundtrip_accuracy(vae, motion_cases(12)) >= 11 / 12
 
 
-def test_the_benchmark_measures_the_guidance_the_demo_renders_with() -> None:
-    assert load_storyboard(DEMO).settings.guidance == quality.DEMO_GUIDANCE
+def test_the_benchmark_measures_the_guidance_and_hand_off_the_demo_renders_with() -> None:
+    settings = load_storyboard(DEMO).settings
+    assert (settings.guidance, settings.keyframe) == (quality.DEMO_GUIDANCE, quality.DEMO_KEYFRAME)
 
 
 @pytest.mark.slow
