@@ -74,10 +74,11 @@ def chains(
     alone: list[list[bool]] = [[] for _ in range(3)]  # each shot from a clean frame where it starts
     for n in range(count):
         actor, background, motions = chain_specs(rng)
-        start = draw_frame((actor,), background)
+        starts = chain_starts(actor, background, motions)
+        start = starts[0]
         first_area = coverage(start, actor.color)
         image, ok = start, True
-        for k, (motion, clean_start) in enumerate(zip(motions, chain_starts(actor, background, motions))):
+        for k, (motion, clean_start) in enumerate(zip(motions, starts)):
             prompt, shot_seed = caption(actor, motion, background), seed + 10 * n + k
             clip = render(loaded, image, prompt, shot_seed, steps, guidance)
             ok &= keeps_colour(clip, actor.color, first_area)

@@ -55,34 +55,29 @@ def _flow_batch(moving: bool) -> dict[str, torch.Tensor]:
     return {"x0": x0, "cond": torch.zeros(2, 16, 3, 8, 8), "image": torch.zeros(2, 17, 16), "text": torch.zeros(2, 4, 64)}
 
 
-def test_motion_weighted_flow_loss_counts_moving_pixels_more() -> None:
+def _weighted_loss(batch: dict[str, torch.Tensor], motion: float = 0.0, shape: float = 0.0) -> float:
+    """`flow_loss` of `_zero_transformer` on ``batch`` at a fixed seed, with these weights."""
     from generation.training.video import TEXT_DIM, flow_loss
 
     empty = torch.zeros(512, TEXT_DIM)
+    generator = torch.Generator().manual_seed(3)
+    return flow_loss(_zero_transformer, batch, generator, empty, motion_weight=motion, shape_weight=shape).item()
 
-    def loss(batch: dict[str, torch.Tensor], weight: float) -> float:
-        return flow_loss(_zero_transformer, batch, torch.Generator().manual_seed(3), empty, motion_weight=weight).item()
 
+def test_motion_weighted_flow_loss_counts_moving_pixels_more() -> None:
     moving, still = _flow_batch(moving=True), _flow_batch(moving=False)
     noise = torch.randn((2, 16, 3, 8, 8), generator=_after_uniform())
-    assert loss(moving, 0.0) == pytest.approx(((noise - moving["x0"]) ** 2).mean().item())  # plain MSE
-    assert loss(moving, 4.0) > 1.5 * loss(moving, 0.0)  # the moved shape's error dominates
-    assert loss(still, 4.0) == pytest.approx(loss(still, 0.0))  # nothing moves: plain MSE
+    assert _weighted_loss(moving, 0.0) == pytest.approx(((noise - moving["x0"]) ** 2).mean().item())  # plain MSE
+    assert _weighted_loss(moving, 4.0) > 1.5 * _weighted_loss(moving, 0.0)  # the moved shape's error dominates
+    assert _weighted_loss(still, 4.0) == pytest.approx(_weighted_loss(still, 0.0))  # nothing moves: plain MSE
 
 
 def test_shape_weighted_flow_loss_counts_the_shapes_pixels_also_where_they_stay() -> None:
-    from generation.training.video import TEXT_DIM, flow_loss
-
-    empty = torch.zeros(512, TEXT_DIM)
-
-    def loss(batch: dict[str, torch.Tensor], motion: float, shape: float) -> float:
-        generator = torch.Generator().manual_seed(3)
-        return flow_loss(_zero_transformer, batch, generator, empty, motion_weight=motion, shape_weight=shape).item()
-
     still = _flow_batch(moving=False)
-    assert loss(still, 4.0, 4.0) > 1.5 * loss(still, 4.0, 0.0)  # the static shape's error now counts
+    # the static shape's error now counts
+    assert _weighted_loss(still, 4.0, 4.0) > 1.5 * _weighted_loss(still, 4.0, 0.0)
     plain = {**still, "x0": torch.full_like(still["x0"], 0.5)}  # a plain background, no shape
-    assert loss(plain, 0.0, 4.0) == pytest.approx(loss(plain, 0.0, 0.0))
+    assert _weighted_loss(plain, 0.0, 4.0) == pytest.approx(_weighted_loss(plain, 0.0, 0.0))
 
 
 def _after_uniform() -> torch.Generator:

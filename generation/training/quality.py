@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generation.training.video import FRAMES
-from generation.world import COLORS, DIRECTIONS, STEPS, Actor, ClipSpec, draw_frame
+from generation.world import COLORS, DIRECTIONS, STEPS, Actor, ClipSpec, actor_at, draw_frame
 
 COLOR_TOLERANCE = 60.0
 """How far (RGB Euclidean) a pixel may be from a named colour and still count as it."""
@@ -104,8 +104,6 @@ def chain_specs(rng: np.random.Generator) -> tuple[Actor, str, list[str]]:
 
 def chain_starts(actor: Actor, background: str, motions: list[str]) -> list[np.ndarray]:
     """Clean world frames where each shot of a chain starts: ``actor`` moved by the shots before."""
-    from generation.world import actor_at
-
     starts = []
     for motion in motions:
         starts.append(draw_frame((actor,), background))
