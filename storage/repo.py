@@ -22,15 +22,17 @@ from storage.schema import (
     Take,
 )
 
-# Which status a shot may move to from each status.
+# Which status a shot may move to from each status. ``pending`` and ``stale`` go straight to
+# ``scored`` when a render chooses a take already scored for the shot's current inputs (left by a
+# run that stopped before choosing it, or matching inputs an edit went back to): nothing renders.
 TRANSITIONS: dict[str, set[str]] = {
-    "pending": {"pending", "rendering", "stale", "failed"},
+    "pending": {"pending", "rendering", "scored", "stale", "failed"},
     "rendering": {"rendering", "scored", "failed", "pending", "stale"},
     "scored": {"scored", "approved", "rejected", "rendering", "stale"},
     "approved": {"approved", "rejected", "rendering", "stale"},
     "rejected": {"rejected", "approved", "rendering", "stale"},
     "failed": {"failed", "rendering", "pending", "stale"},
-    "stale": {"stale", "rendering", "pending", "approved", "rejected"},
+    "stale": {"stale", "rendering", "scored", "pending", "approved", "rejected"},
 }
 
 

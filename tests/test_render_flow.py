@@ -169,6 +169,33 @@ def test_resume_after_kill_9(prefect_harness, film: dict) -> None:
     assert summary["cut"]["frames"] == 49 + 49 + 49 - 4
 
 
+def test_resume_picks_up_a_take_scored_before_the_process_stopped(prefect_harness, film: dict) -> None:
+    """Killed after shot a's take was scored but before the shot chose it: the next run chooses
+    that take without rendering another (the state `test_resume_after_kill_9` hits by timing)."""
+    _render(film["job"])
+    with transaction(open_database(film["url"])) as s:
+        shot = next(x for x in live_shots(s, get_project(s, "film")) if x.key == "a")
+        shot.chosen_take_id, shot.status = None, "rendering"
+    summary = _render(film["job"])
+    assert [r["shot"] for r in summary["shots"] if r.get("error")] == []
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["a"]["status"] == "scored" and rows["a"]["chosen_take"] == 1
+    assert {k: len(v) for k, v in _takes(film).items()} == {"a": 1, "b": 2, "c": 1}  # nothing rendered again
+
+
+def test_an_edit_taken_back_chooses_the_take_already_rendered_for_it(prefect_harness, film: dict) -> None:
+    _render(film["job"])
+    board = film["folder"] / "storyboard.yaml"
+    board.write_text(BOARD.replace("a red circle moves right", "a red circle moves left"))
+    _render(film["job"])
+    board.write_text(BOARD)  # back to the first prompt: shot a's take 1 was rendered from it
+    summary = _render(film["job"])
+    assert [r["shot"] for r in summary["shots"] if r.get("error")] == []
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["a"]["status"] == "scored" and rows["a"]["chosen_take"] == 1 and rows["a"]["current"]
+    assert len(_takes(film)["a"]) == 2  # take 1 chosen again, nothing new rendered for a
+
+
 def test_oom_is_recorded_then_retried_with_vae_tiling(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
