@@ -90,7 +90,8 @@ def export_cut(
             if index < len(usable) - 1:
                 planned = next((p for p in graph.shots if p.id == shot.key), None)
                 fade = round(planned.transition_seconds * fps) if planned else 0
-            items.append(CutItem(shot.key, take.attempt, str(store.path(take.media_path)), timeline_frames(take.frame_count, take.fps, fps), fade))
+            media = store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {shot.key}")
+            items.append(CutItem(shot.key, take.attempt, str(media), timeline_frames(take.frame_count, take.fps, fps), fade))
         cut = build_cut_list(items, fps)
         number = len(session.scalars(select(Cut.id).where(Cut.project_id == project.id)).all()) + 1
         relative = store.cut_file(name, f"cut-{number:03d}.mp4")

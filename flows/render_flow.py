@@ -32,6 +32,7 @@ from storage.repo import (
     get_project,
     get_project_shot,
     is_current,
+    kept_status,
     live_shots,
     recover_interrupted,
     set_status,
@@ -67,10 +68,14 @@ def render_shot_task(job: RenderJob, key: str) -> dict[str, Any]:
 
 
 def _shot_failed(ctx: Any, key: str, message: str) -> ShotResult:
+    """Record an error that stopped a shot's render: a current chosen take stands (a forced
+    re-render keeps it and its approval), else the shot is failed."""
     with transaction(ctx.engine) as session:
         shot = get_project_shot(session, ctx.job.project, key)
-        if shot.status != "failed":
-            set_status(shot, "failed")
+        if is_current(shot):
+            set_status(shot, kept_status(shot.status))
+            return ShotResult(key, rendered=True, chosen=shot.chosen_take.attempt, reason="kept_previous", error=message)
+        set_status(shot, "failed")
     return ShotResult(key, rendered=True, error=message)
 
 

@@ -54,6 +54,7 @@ from storage.repo import (
     get_shot,
     is_current,
     live_shots,
+    kept_status,
     needs_render,
     set_status,
 )
@@ -77,7 +78,7 @@ class ShotResult:
 
 
 def _take_frames(ctx: RenderContext, take: Take) -> np.ndarray:
-    return read_video(ctx.store.path(take.media_path))
+    return read_video(ctx.store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {take.shot.key}"))
 
 
 def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot) -> StartFrame:
@@ -221,6 +222,7 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
             return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
         done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
         previous = len(shot.takes)
+        before = shot.status
     planned = ctx.graph.shot(key)
     policy = RerollPolicy(ctx.board.settings.max_takes if not forced else 1)
     base = ctx.job.seed if forced and ctx.job.seed is not None else planned.seed
@@ -240,16 +242,21 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
         shot = get_shot(session, project, key)
         if chosen is None:
             errors = "; ".join(o.error for o in outcomes if o.error)
-            set_status(shot, "failed")
             result.error = errors or "no take was rendered"
+            if is_current(shot):  # a forced re-render whose takes all failed: the chosen take stands
+                result.chosen, result.reason = shot.chosen_take.attempt, "kept_previous"
+                set_status(shot, kept_status(before))
+            else:
+                set_status(shot, "failed")
             return result
         best, reason = chosen
-        if forced and reason != "passed" and shot.chosen_take_id is not None:
+        if forced and reason != "passed" and is_current(shot):
             reason = "kept_previous"  # a failing re-render does not replace the chosen take
+            set_status(shot, kept_status(before))
         else:
             take = next(t for t in shot.takes if t.attempt == best.attempt)
             choose_take(shot, take, reason)
-        set_status(shot, "scored" if shot.status != "approved" else "approved")
+            set_status(shot, "scored")
         result.chosen, result.reason = (shot.chosen_take.attempt if shot.chosen_take else None), reason
         changes = propagate(session, project)
         result.stale_downstream = [k for k in ctx.graph.downstream(key) if changes.get(k, ("",))[0] == "stale"]

@@ -139,6 +139,17 @@ class ArtifactStore:
             return "changed"
         return "ok"
 
+    def checked_path(self, relative: str | None, sha256: str | None, what: str) -> Path:
+        """The path of a stored file that must be there unchanged (``what`` names it in the error).
+
+        Raises:
+            StorageError: The file is missing or its content changed since it was stored.
+        """
+        state = self.verify(relative, sha256)
+        if state != "ok":
+            raise StorageError(f"{what} is {state} in the artifact store ({self.local(relative or '')}); re-render that shot")
+        return self.path(relative or "")
+
     def clean_staging(self, project: str) -> int:
         """Remove leftovers of interrupted writes; returns how many files went."""
         folder = self.home / project / ".staging"

@@ -27,12 +27,12 @@ from storage.schema import (
 # run that stopped before choosing it, or matching inputs an edit went back to): nothing renders.
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"pending", "rendering", "scored", "stale", "failed"},
-    "rendering": {"rendering", "scored", "failed", "pending", "stale"},
+    "rendering": {"rendering", "scored", "approved", "failed", "pending", "stale"},
     "scored": {"scored", "approved", "rejected", "rendering", "stale"},
     "approved": {"approved", "rejected", "rendering", "stale"},
-    "rejected": {"rejected", "approved", "rendering", "stale"},
+    "rejected": {"rejected", "approved", "rendering", "stale", "failed"},
     "failed": {"failed", "rendering", "pending", "stale"},
-    "stale": {"stale", "rendering", "scored", "pending", "approved", "rejected"},
+    "stale": {"stale", "rendering", "scored", "pending", "approved", "rejected", "failed"},
 }
 
 
@@ -101,6 +101,12 @@ def is_current(shot: Shot) -> bool:
     """Whether the shot's chosen take was rendered from its current inputs."""
     take = shot.chosen_take
     return take is not None and take.input_hash == shot.input_hash and take.status == "scored"
+
+
+def kept_status(before: str) -> str:
+    """The status of a shot after a render that kept its current chosen take (a forced re-render
+    that failed): an approval stands; otherwise the kept take is a scored one."""
+    return "approved" if before == "approved" else "scored"
 
 
 def needs_render(shot: Shot) -> bool:

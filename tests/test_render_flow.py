@@ -196,6 +196,57 @@ def test_an_edit_taken_back_chooses_the_take_already_rendered_for_it(prefect_har
     assert len(_takes(film)["a"]) == 2  # take 1 chosen again, nothing new rendered for a
 
 
+def test_a_forced_rerender_that_keeps_the_chosen_take_leaves_the_shot_approved(prefect_harness, film: dict) -> None:
+    """An approved shot re-rendered with --force: a new take that fails its checks, or an error
+    before any take (its start frame is gone), keeps the approved take and the approval."""
+    from storage.repo import add_review, get_project_shot
+
+    _render(film["job"])
+    with transaction(open_database(film["url"])) as s:
+        shot = get_project_shot(s, "film", "b")
+        add_review(s, shot, "approve")
+        chosen = shot.chosen_take.attempt
+    forced = film["job"].model_copy(update={"only": ("b",), "force": True})
+    summary = _render(forced)  # b cannot pass its flicker threshold
+    (b,) = summary["shots"]
+    assert (b["chosen"], b["reason"], b["error"]) == (chosen, "kept_previous", None)
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["b"]["status"] == "approved" and rows["b"]["chosen_take"] == chosen and rows["b"]["current"]
+    assert len(_takes(film)["b"]) == 3
+
+    start = _takes(film)["a"][0]  # b continues a's chosen take
+    ArtifactStore(film["home"]).local(start.media_path).unlink()
+    summary = _render(forced)
+    (b,) = summary["shots"]
+    assert "shot a" in b["error"] and "missing" in b["error"]
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["b"]["status"] == "approved" and rows["b"]["chosen_take"] == chosen  # nothing lost
+    assert len(_takes(film)["b"]) == 3
+
+    with transaction(open_database(film["url"])) as s:  # rejected: no chosen take to keep
+        add_review(s, get_project_shot(s, "film", "b"), "reject")
+    (b,) = _render(forced)["shots"]
+    assert "missing" in b["error"] and b["chosen"] is None
+    assert {r["id"]: r for r in project_status(film["settings"], "film")}["b"]["status"] == "failed"
+
+
+def test_a_stale_shot_whose_start_frame_is_gone_is_reported_failed(prefect_harness, film: dict) -> None:
+    _render(film["job"])
+    board = film["folder"] / "storyboard.yaml"
+    board.write_text(BOARD.replace("a red circle grows", "a red circle shrinks"))
+    start = _takes(film)["a"][0]
+    ArtifactStore(film["home"]).local(start.media_path).unlink()
+    from flows.render_flow import render_flow
+
+    state = render_flow(film["job"], return_state=True)
+    assert state.is_failed() and "b:" in state.message and "missing" in state.message
+    rows = {r["id"]: r for r in project_status(film["settings"], "film")}
+    assert rows["b"]["status"] == "failed" and rows["a"]["status"] == "scored"
+    assert len(_takes(film)["b"]) == 2  # nothing rendered, nothing removed
+    code, _, err = run_cli("export", "film", "--home", str(film["home"]), "--allow-unapproved")
+    assert code != 0 and "take 1 of shot a is missing" in err and "Traceback" not in err
+
+
 def test_oom_is_recorded_then_retried_with_vae_tiling(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 

@@ -206,6 +206,10 @@ def test_artifact_writes_are_atomic(tmp_path: Path) -> None:
     sha = store.put(staged, files.video)
     assert store.verify(files.video, sha) == "ok" and not staged.exists()
     assert store.clean_staging("p") == 0
+    assert store.checked_path(files.video, sha, "take 1 of shot s1") == store.path(files.video)
+    store.path(files.video).write_bytes(b"edited")
+    with pytest.raises(StorageError, match="take 1 of shot s1 is changed in the artifact store"):
+        store.checked_path(files.video, sha, "take 1 of shot s1")
     with pytest.raises(StorageError, match="outside the media home"):
         store.path("../etc/passwd")
     with pytest.raises(StorageError, match="cannot be used in a file name"):
