@@ -205,3 +205,35 @@ def test_train_demo_models_runs_every_stage_and_installs_models_that_load(
     capsys.readouterr()
     training.main(["--out", str(out), "--install", str(weights), "--threads", "1"])
     assert capsys.readouterr().out.count("exists, skipped") == 3
+
+
+def test_compare_weights_reports_identical_and_drifted_tensors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+    import shutil
+    import sys
+
+    from safetensors.torch import save_file
+
+    spec = importlib.util.spec_from_file_location("compare_weights", Path(__file__).parents[1] / "benchmarks" / "compare_weights.py")
+    compare = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, compare)  # dataclasses look their module up
+    spec.loader.exec_module(compare)
+    from generation.tiny import trained_scorer
+
+    original, copy = Path(trained_scorer()), tmp_path / "copy"
+    shutil.copytree(original, copy)
+    (same,) = compare.compare_folders(copy, original)
+    assert same.identical == same.tensors > 0 and same.max_abs == 0.0
+    state = load_file(copy / "open_clip_model.safetensors")
+    name = sorted(state)[0]
+    state[name] = state[name] + 0.25
+    save_file(state, copy / "open_clip_model.safetensors")
+    (drift,) = compare.compare_folders(copy, original)
+    assert drift.identical == drift.tensors - 1 and drift.max_abs == pytest.approx(0.25, rel=1e-3) and drift.mean_rel > 0
+    assert compare.main([str(copy), str(original)]) == 0
+    assert f"{drift.tensors - 1}/{drift.tensors} tensors identical" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    assert compare.main([str(tmp_path / "empty"), str(original)]) == 1
+    assert "no safetensors files" in capsys.readouterr().err
