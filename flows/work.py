@@ -53,8 +53,8 @@ from storage.repo import (
     get_project_shot,
     get_shot,
     is_current,
-    live_shots,
     kept_status,
+    live_shots,
     needs_render,
     set_status,
 )

@@ -25,6 +25,8 @@ from storage.schema import (
 # Which status a shot may move to from each status. ``pending`` and ``stale`` go straight to
 # ``scored`` when a render chooses a take already scored for the shot's current inputs (left by a
 # run that stopped before choosing it, or matching inputs an edit went back to): nothing renders.
+# ``rendering`` goes back to ``approved`` when a forced re-render keeps the approved take;
+# ``stale`` and ``rejected`` go to ``failed`` when a render stops with an error before any take.
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"pending", "rendering", "scored", "stale", "failed"},
     "rendering": {"rendering", "scored", "approved", "failed", "pending", "stale"},
