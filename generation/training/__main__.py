@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
     parser.add_argument("--install", type=Path, default=None, help="copy the results here (generation/weights)")
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of vae,video,clip")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
+        "bit for bit; another count trains slightly other weights)",
+    )
     args = parser.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
     unknown = sorted(set(stages) - set(STAGES))

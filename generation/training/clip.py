@@ -27,6 +27,8 @@ from generation.training.common import Checkpoint, fit, log, set_threads, step_r
 from generation.training.data import prompt_for
 from generation.world import actors_at, draw_frame, sample_spec
 
+THREADS = 1
+"""CPU threads by default: those the committed CLIP was trained with (see `set_threads`)."""
 CLIP_CONFIG = {
     "embed_dim": 64,
     "vision_cfg": {"image_size": 64, "layers": 4, "width": 64, "head_width": 32, "patch_size": 8},
@@ -96,7 +98,7 @@ def train(
     """Train (resuming if a checkpoint exists) and save ``<out>/tiny-clip``."""
     import open_clip
 
-    set_threads(threads)
+    set_threads(threads, THREADS)
     model = build_clip().train()
     tokenizer = open_clip.get_tokenizer("ViT-B-32")  # open_clip's bundled BPE tokenizer
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
@@ -121,7 +123,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
+        "bit for bit; another count trains slightly other weights)",
+    )
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(args.out, args.steps, args.batch, threads=args.threads, until=args.until)

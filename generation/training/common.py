@@ -21,9 +21,11 @@ def step_rng(stage: str, step: int, seed: int = SEED) -> np.random.Generator:
     return np.random.default_rng([seed, sum(map(ord, stage)), step])
 
 
-def set_threads(threads: int | None) -> None:
-    """Use ``threads`` CPU threads (default: every core)."""
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+def set_threads(threads: int | None, default: int) -> None:
+    """Use ``threads`` CPU threads, else the stage's ``default``: the count its committed weights
+    were trained with. Float sums run in a thread-dependent order, so another count trains to
+    (slightly) other weights; with the default a rerun reproduces them bit for bit."""
+    torch.set_num_threads(threads or default)
 
 
 def lr_at(step: int, steps: int, peak: float, warmup: int = 100) -> float:

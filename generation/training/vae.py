@@ -41,6 +41,8 @@ VAE_CONFIG = dict(
     temperal_downsample=[False, True, True],
 )
 
+THREADS = 2
+"""CPU threads by default: those the committed VAE was trained with (see `set_threads`)."""
 LATENT_NOISE = 0.05
 CROP = 32
 SHAPE_WEIGHT = 4.0
@@ -139,7 +141,7 @@ def train(
     ``decoder_base_dim`` (default: the encoder's width) trains phase 4 on a fresh, wider decoder
     (at ``decoder_lr``, default ``lr``); the committed weights use the default.
     """
-    set_threads(threads)
+    set_threads(threads, THREADS)
     vae = build_vae().train()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     checkpoint = Checkpoint(out / "checkpoints" / "vae", every=checkpoint_every)
@@ -191,7 +193,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--decoder-base-dim", type=int, default=None, help="phase 4 on a fresh decoder this wide (default: as the encoder)")
     parser.add_argument("--decoder-lr", type=float, default=None, help="phase 4's peak learning rate (default: as the first phase)")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
+        "bit for bit; another count trains slightly other weights)",
+    )
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     if args.decoder_base_dim is not None and args.decoder_base_dim < 1:

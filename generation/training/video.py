@@ -32,6 +32,8 @@ from generation.training.common import Checkpoint, fit, log, set_threads, step_r
 from generation.training.data import prompt_for, sample_clips
 
 TEXT_DIM = 64
+THREADS = 2
+"""CPU threads by default: those the committed transformer was trained with (see `set_threads`)."""
 FRAMES = 9
 SIZE = 64
 SHIFT = 3.0
@@ -231,7 +233,7 @@ def train(
     """
     from diffusers import AutoencoderKLWan
 
-    set_threads(threads)
+    set_threads(threads, THREADS)
     pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"))
     train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}x{FRAMES}.pt", clips, "train")
     eval_set = build_cache(pipe, out / "cache" / f"video-eval-{eval_clips}x{FRAMES}.pt", eval_clips, "eval")
@@ -303,7 +305,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--motion-steps", type=int, default=7000, help="a third phase, motion-weighted")
     parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
+        "bit for bit; another count trains slightly other weights)",
+    )
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(
