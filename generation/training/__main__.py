@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from generation.training import clip, vae, video
-from generation.training.common import log
+from generation.training.common import THREADS_HELP, log
 
 STAGES = ("vae", "video", "clip")
 INSTALLED = ("tiny-wan-i2v", "tiny-clip")
@@ -45,11 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
     parser.add_argument("--install", type=Path, default=None, help="copy the results here (generation/weights)")
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of vae,video,clip")
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
-        "bit for bit; another count trains slightly other weights)",
-    )
+    parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     args = parser.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
     unknown = sorted(set(stages) - set(STAGES))

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from open_clip import OPENAI_DATASET_MEAN as MEAN
 from open_clip import OPENAI_DATASET_STD as STD
 
-from generation.training.common import Checkpoint, fit, log, set_threads, step_rng
+from generation.training.common import THREADS_HELP, Checkpoint, fit, log, set_threads, step_rng
 from generation.training.data import prompt_for
 from generation.world import actors_at, draw_frame, sample_spec
 
@@ -123,11 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
-        "bit for bit; another count trains slightly other weights)",
-    )
+    parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(args.out, args.steps, args.batch, threads=args.threads, until=args.until)

@@ -21,6 +21,10 @@ def step_rng(stage: str, step: int, seed: int = SEED) -> np.random.Generator:
     return np.random.default_rng([seed, sum(map(ord, stage)), step])
 
 
+THREADS_HELP = ("CPU threads (default: the count the committed weights were trained with, so they are reproduced "
+                "bit for bit; another count trains slightly other weights)")
+
+
 def set_threads(threads: int | None, default: int) -> None:
     """Use ``threads`` CPU threads, else the stage's ``default``: the count its committed weights
     were trained with. Float sums run in a thread-dependent order, so another count trains to

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generation.training.common import Checkpoint, fit, log, psnr, set_threads, step_rng, to_tensor
+from generation.training.common import THREADS_HELP, Checkpoint, fit, log, psnr, set_threads, step_rng, to_tensor
 from generation.training.data import sample_clips
 from generation.training.video import FRAMES as VIDEO_FRAMES
 from generation.world import COLORS
@@ -193,11 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--decoder-base-dim", type=int, default=None, help="phase 4 on a fresh decoder this wide (default: as the encoder)")
     parser.add_argument("--decoder-lr", type=float, default=None, help="phase 4's peak learning rate (default: as the first phase)")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
-        "bit for bit; another count trains slightly other weights)",
-    )
+    parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     if args.decoder_base_dim is not None and args.decoder_base_dim < 1:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from generation.training.common import Checkpoint, fit, log, set_threads, step_rng, to_tensor
+from generation.training.common import THREADS_HELP, Checkpoint, fit, log, set_threads, step_rng, to_tensor
 from generation.training.data import prompt_for, sample_clips
 
 TEXT_DIM = 64
@@ -305,11 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--motion-steps", type=int, default=7000, help="a third phase, motion-weighted")
     parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help="CPU threads (default: the count the committed weights were trained with, so they are reproduced "
-        "bit for bit; another count trains slightly other weights)",
-    )
+    parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(
