@@ -4,9 +4,9 @@
 
 Pairs the ``*.safetensors`` files of the two folders by relative path and prints, per file, how
 many tensors are bit-identical, the largest absolute difference and the mean relative difference
-(‖a − b‖ / ‖b‖). Training is deterministic for one machine and torch build, so a rerun there
-matches bit for bit; another CPU or torch build may drift in the last bits (figures in
-benchmarks/README.md). Exit 1 when the folders hold different files or tensors.
+(‖a − b‖ / ‖b‖). Training is deterministic for one thread count and torch build, so a rerun
+with each stage's default threads matches bit for bit; another thread count (or torch build)
+drifts in the last bits (figures in benchmarks/README.md). Exit 1 when the folders hold different files or tensors.
 """
 
 from __future__ import annotations

@@ -32,10 +32,9 @@ from storage.repo import (
     get_project,
     get_project_shot,
     is_current,
-    kept_status,
+    keep_chosen,
     live_shots,
     recover_interrupted,
-    set_status,
 )
 from storage.tracking import submit
 
@@ -72,10 +71,8 @@ def _shot_failed(ctx: Any, key: str, message: str) -> ShotResult:
     re-render keeps it and its approval), else the shot is failed."""
     with transaction(ctx.engine) as session:
         shot = get_project_shot(session, ctx.job.project, key)
-        if is_current(shot):
-            set_status(shot, kept_status(shot.status))
+        if keep_chosen(shot):
             return ShotResult(key, rendered=True, chosen=shot.chosen_take.attempt, reason="kept_previous", error=message)
-        set_status(shot, "failed")
     return ShotResult(key, rendered=True, error=message)
 
 

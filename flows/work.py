@@ -53,7 +53,7 @@ from storage.repo import (
     get_project_shot,
     get_shot,
     is_current,
-    kept_status,
+    keep_chosen,
     live_shots,
     needs_render,
     set_status,
@@ -222,7 +222,6 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
             return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
         done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
         previous = len(shot.takes)
-        before = shot.status
     planned = ctx.graph.shot(key)
     policy = RerollPolicy(ctx.board.settings.max_takes if not forced else 1)
     base = ctx.job.seed if forced and ctx.job.seed is not None else planned.seed
@@ -243,16 +242,13 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
         if chosen is None:
             errors = "; ".join(o.error for o in outcomes if o.error)
             result.error = errors or "no take was rendered"
-            if is_current(shot):  # a forced re-render whose takes all failed: the chosen take stands
+            if keep_chosen(shot):  # a forced re-render whose takes all failed: the chosen take stands
                 result.chosen, result.reason = shot.chosen_take.attempt, "kept_previous"
-                set_status(shot, kept_status(before))
-            else:
-                set_status(shot, "failed")
             return result
         best, reason = chosen
         if forced and reason != "passed" and is_current(shot):
             reason = "kept_previous"  # a failing re-render does not replace the chosen take
-            set_status(shot, kept_status(before))
+            keep_chosen(shot)
         else:
             take = next(t for t in shot.takes if t.attempt == best.attempt)
             choose_take(shot, take, reason)

@@ -105,10 +105,15 @@ def is_current(shot: Shot) -> bool:
     return take is not None and take.input_hash == shot.input_hash and take.status == "scored"
 
 
-def kept_status(before: str) -> str:
-    """The status of a shot after a render that kept its current chosen take (a forced re-render
-    that failed): an approval stands; otherwise the kept take is a scored one."""
-    return "approved" if before == "approved" else "scored"
+def keep_chosen(shot: Shot) -> bool:
+    """Settle a shot after a render that made no better take (a forced re-render that failed, or
+    an error): a current chosen take stands — approved again if a person approved it — and this
+    returns True; without one the shot is failed."""
+    if is_current(shot):
+        set_status(shot, "approved" if shot.chosen_take.chosen_reason == "approved" else "scored")
+        return True
+    set_status(shot, "failed")
+    return False
 
 
 def needs_render(shot: Shot) -> bool:
