@@ -1,6 +1,6 @@
 """Does the embedded demo model do what captions say? Figures on held-out captions and seeds.
 
-    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N]
+    python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N] [--pairs 40]
                                       [--steps 20] [--guidance 3] [--keyframe last]
 
 (a) motion direction: a held-out caption ("a pink star moves up on a white background") from a
@@ -16,6 +16,11 @@
 (c) scorer ranking: identity score of a correct continuation (the model's take from the right
     start frame) above a wrong-identity take (the model's take of another colour and shape on
     the same background and caption motion). Target ≥ 90 % of pairs.
+(d) two shapes (the demo's second scene): held-out captions, half "… meet …" (the gap between
+    the two named colours closes by at least 8 % of the frame), half "… move up/down/left/right
+    …" (both colours move that way); and whether both colours keep at least half of the area
+    they have in the world's own clip, frame by frame. Printed beside them, the same checks on
+    the world's own clips (their ceiling).
 
 Models: the committed ``model: tiny`` pipeline and scorer (``generation/weights``), loaded with
 ``from_pretrained`` / open_clip ``local-dir:`` like real weights.
@@ -49,6 +54,8 @@ from generation.training.quality import (  # noqa: E402
     keeps_colour,
     motion_accuracy,
     motion_cases,
+    pair_accuracy,
+    pair_cases,
     render,
     roundtrip_accuracy,
 )
@@ -120,6 +127,7 @@ def ranking(loaded, embedder, count: int, steps: int, guidance: float, seed: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=40, help="motion cases (a) and ranking pairs (c)")
+    parser.add_argument("--pairs", type=int, default=40, help="two-shape cases (d), half of them 'meet'")
     parser.add_argument("--chains", type=int, default=10, help="3-shot chains (b)")
     parser.add_argument("--chain-seed", type=int, default=2_000_003, help="draws the chains (b)")
     parser.add_argument("--steps", type=int, default=20)
@@ -145,6 +153,12 @@ def main() -> None:
     print(f"(b) {args.chains} three-shot chains: " + ", ".join(f"{k} {v:.3g}" for k, v in chain.items()))
     ranked = ranking(loaded, embedder, args.cases, args.steps, args.guidance)
     print(f"(c) scorer ranks the correct continuation first in {ranked:.0%} of {args.cases} pairs")
+    pairs = pair_accuracy(loaded, pair_cases(args.pairs), args.steps, args.guidance)
+    print(
+        f"(d) {args.pairs} two-shape clips: meet {pairs['meet']:.0%}, move together {pairs['move']:.0%}, "
+        f"both keep their colour {pairs['kept']:.0%} (the world's own clips: {pairs['world_meet']:.0%}, "
+        f"{pairs['world_move']:.0%}, {pairs['world_kept']:.0%})"
+    )
     print(f"\n{time.perf_counter() - started:.0f} s on {loaded.options.device}")
 
 

@@ -14,7 +14,7 @@ from flows.settings import load_settings
 from generation.loading import load_pipeline
 from generation.tiny import WEIGHTS, make_tiny, trained_model, trained_scorer
 from generation.training import quality
-from generation.training.quality import motion_accuracy, motion_cases, roundtrip_accuracy
+from generation.training.quality import motion_accuracy, motion_cases, pair_accuracy, pair_cases, roundtrip_accuracy
 from generation.world import Actor, ClipSpec, draw_frame
 from shots.loading import load_storyboard
 from tests.conftest import DEMO, run_cli
@@ -124,3 +124,15 @@ def test_shapes_keep_their_colour_through_a_shot() -> None:
             clip = quality.render(loaded, start, prompt, 2_000_003 + 10 * n + k)
             kept.append(quality.keeps_colour(clip, actor.color, first_area))
     assert sum(kept) >= 25, kept
+
+
+@pytest.mark.slow
+def test_two_shapes_meet_and_move_together_at_the_measured_level() -> None:
+    """The demo's second scene: two shapes meet, then move up together — the weakest of the
+    model's skills (benchmarks/README.md, (d): of 40 held-out cases, half the 20 "meet" clips
+    meet and 65 % of the 20 others move together). Of the first 12 (6 of each), 5 do as told
+    today; this guards at least 4, and the checks' ceiling (the world's own clips) at all 12."""
+    loaded = load_pipeline(str(trained_model()))
+    figures = pair_accuracy(loaded, pair_cases(12))
+    assert figures["world_meet"] == figures["world_move"] == figures["world_kept"] == 1.0, figures
+    assert round(6 * (figures["meet"] + figures["move"])) >= 4, figures

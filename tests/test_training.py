@@ -242,3 +242,26 @@ def test_compare_weights_reports_identical_and_drifted_tensors(
     (tmp_path / "empty").mkdir()
     assert compare.main([str(tmp_path / "empty"), str(original)]) == 1
     assert "no safetensors files" in capsys.readouterr().err
+
+
+def test_two_shape_checks_pass_the_worlds_clips_and_fail_wrong_ones() -> None:
+    from generation.training.quality import keeps_colours, pair_cases, pair_moved_as_told
+    from generation.world import COLORS, actor_at, draw_frame, render_clip
+
+    cases = pair_cases(8)
+    assert [c.spec.motion for c in cases[:4]] == ["meet", "left", "meet", "right"]
+    assert all(len(c.spec.actors) == 2 for c in cases)
+    for case in cases:
+        spec, colors = case.spec, [a.color for a in case.spec.actors]
+        clip = render_clip(spec, 9)
+        assert pair_moved_as_told(clip, spec) and keeps_colours(clip, clip, colors)
+        assert not pair_moved_as_told(clip[::-1], spec)  # apart, or the other way
+        first, second = spec.actors
+        alone = np.stack([
+            draw_frame((actor_at(first, spec.motion, t, toward=np.sign(second.x - first.x)), second), spec.background)
+            for t in np.linspace(0, 1, 9)
+        ])
+        assert not pair_moved_as_told(alone, spec)  # the second shape stays put
+        faded = clip.copy()
+        faded[-1][np.all(clip[-1] == COLORS[colors[1]], axis=-1)] = COLORS[spec.background]
+        assert not keeps_colours(faded, clip, colors)
