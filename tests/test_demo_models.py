@@ -134,5 +134,5 @@ def test_two_shapes_meet_and_move_together_at_the_measured_level() -> None:
     today; this guards at least 4, and the checks' ceiling (the world's own clips) at all 12."""
     loaded = load_pipeline(str(trained_model()))
     figures = pair_accuracy(loaded, pair_cases(12))
-    assert figures["world_meet"] == figures["world_move"] == figures["world_kept"] == 1.0, figures
+    assert figures["world_meet"] == figures["world_move"] == 1.0, figures
     assert round(6 * (figures["meet"] + figures["move"])) >= 4, figures
