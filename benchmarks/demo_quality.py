@@ -16,9 +16,9 @@
 (c) scorer ranking: identity score of a correct continuation (the model's take from the right
     start frame) above a wrong-identity take (the model's take of another colour and shape on
     the same background and caption motion). Target ≥ 90 % of pairs.
-(d) two shapes (the demo's second scene): held-out captions, half "… meet …" (the gap between
-    the two named colours closes by at least 8 % of the frame), half "… move up/down/left/right
-    …" (both colours move that way); and whether both colours keep at least half of the area
+(d) two shapes (the demo's second scene): held-out captions, half "… meet …" (each named
+    colour's centroid moves toward the other by at least 4 % of the frame), half "… move
+    up/down/left/right …" (both colours move that way, as in (a)); and whether both colours keep at least half of the area
     they have in the world's own clip, frame by frame. Printed beside them, the two motion
     checks on the world's own clips (their ceiling).
 
