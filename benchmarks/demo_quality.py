@@ -18,9 +18,9 @@
     the same background and caption motion). Target ≥ 90 % of pairs.
 (d) two shapes (the demo's second scene): held-out captions, half "… meet …" (each named
     colour's centroid moves toward the other by at least 4 % of the frame), half "… move
-    up/down/left/right …" (both colours move that way, as in (a)); and whether both colours keep at least half of the area
-    they have in the world's own clip, frame by frame. Printed beside them, the two motion
-    checks on the world's own clips (their ceiling).
+    up/down/left/right …" (both colours move that way, as in (a)); and whether both colours
+    keep at least half of the area they have in the world's own clip, frame by frame. Printed
+    beside them, the two motion checks on the world's own clips (their ceiling).
 
 Models: the committed ``model: tiny`` pipeline and scorer (``generation/weights``), loaded with
 ``from_pretrained`` / open_clip ``local-dir:`` like real weights.

@@ -83,13 +83,16 @@ class MotionCase:
         return self.spec.actors[0].color
 
 
-def motion_cases(count: int, seed: int = 1_000_003) -> list[MotionCase]:
-    """``count`` single-shape cases over the four directions, captions from the held-out split."""
+def motion_cases(
+    count: int, seed: int = 1_000_003, actors: int = 1, motions: tuple[str, ...] = DIRECTIONS
+) -> list[MotionCase]:
+    """``count`` cases of ``actors`` shapes, the ``motions`` in turn (default: single shapes over
+    the four directions), captions from the held-out split."""
     from generation.world import sample_spec
 
     rng = np.random.default_rng(seed)
     return [
-        MotionCase(sample_spec(rng, actors=1, motion=DIRECTIONS[i % 4], split="eval"), seed + i)
+        MotionCase(sample_spec(rng, actors=actors, motion=motions[i % len(motions)], split="eval"), seed + i)
         for i in range(count)
     ]
 
@@ -118,13 +121,9 @@ def keeps_colour(clip: np.ndarray, color: str, first_area: float) -> bool:
 
 
 def pair_cases(count: int, seed: int = 4_000_037) -> list[MotionCase]:
-    """``count`` two-shape cases from the held-out split: every other one ``meet``, the rest
-    the four directions in turn (the demo's second scene: two shapes meet, then move up)."""
-    from generation.world import sample_spec
-
-    rng = np.random.default_rng(seed)
-    motions = ["meet" if i % 2 == 0 else DIRECTIONS[i // 2 % 4] for i in range(count)]
-    return [MotionCase(sample_spec(rng, actors=2, motion=m, split="eval"), seed + i) for i, m in enumerate(motions)]
+    """`motion_cases` of two shapes: every other one ``meet``, the rest the four directions in
+    turn (the demo's second scene: two shapes meet, then move up)."""
+    return motion_cases(count, seed, actors=2, motions=tuple(m for d in DIRECTIONS for m in ("meet", d)))
 
 
 def pair_moved_as_told(clip: np.ndarray, spec: ClipSpec, min_shift: float = 0.08) -> bool:
