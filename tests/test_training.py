@@ -93,6 +93,34 @@ def _after_uniform() -> torch.Generator:
     return generator
 
 
+def test_pair_clips_are_two_shapes_a_third_meeting_deterministic_and_outside_the_held_out_captions() -> None:
+    from generation.training.data import sample_pair_clips
+    from generation.world import held_out
+
+    video, specs = sample_pair_clips(step_rng("pairs", 0), 300, frames=5, size=32)
+    again, _ = sample_pair_clips(step_rng("pairs", 0), 300, frames=5, size=32)
+    assert video.shape == (300, 5, 32, 32, 3) and np.array_equal(video, again)
+    assert all(len(s.actors) == 2 for s in specs)
+    assert not any(held_out(s.caption()) for s in specs)
+    motions = [s.motion for s in specs]
+    assert 0.25 < motions.count("meet") / 300 < 0.42
+    assert 0.25 < sum(m in ("left", "right", "up", "down") for m in motions) / 300 < 0.42
+    _, evals = sample_pair_clips(step_rng("pairs", 0), 20, frames=5, size=32, split="eval")
+    assert all(held_out(s.caption()) for s in evals)
+
+
+def test_batches_of_two_caches_join_with_their_captions_padded_to_the_longer() -> None:
+    from generation.training.video import concat_batches
+
+    a = {"x0": torch.zeros(3, 16, 3, 8, 8), "text": torch.ones(3, 5, 4)}
+    b = {"x0": torch.ones(2, 16, 3, 8, 8), "text": torch.full((2, 7, 4), 2.0)}
+    joined = concat_batches(a, b)
+    assert joined["x0"].shape == (5, 16, 3, 8, 8) and torch.equal(joined["x0"][3:], b["x0"])
+    assert joined["text"].shape == (5, 7, 4)
+    assert torch.equal(joined["text"][:3, :5], a["text"]) and not joined["text"][:3, 5:].any()
+    assert torch.equal(joined["text"][3:], b["text"])
+
+
 @pytest.mark.slow
 def test_decoder_phase_keeps_the_latent_space(tmp_path: Path) -> None:
     from generation.training.vae import build_vae, sharpen_decoder
@@ -188,15 +216,15 @@ def test_train_demo_models_runs_every_stage_and_installs_models_that_load(
 
     short = dict(steps=2, batch=2, checkpoint_every=2)
     monkeypatch.setattr(vae, "train", partial(vae.train, **short, long_steps=5, decoder_steps=2))
-    phases = dict(long_steps=2, motion_steps=2, polish_steps=2, shape_steps=2)
-    monkeypatch.setattr(video, "train", partial(video.train, **short, clips=4, eval_clips=2, **phases))
+    phases = dict(long_steps=2, motion_steps=2, polish_steps=2, shape_steps=2, pair_steps=2)
+    monkeypatch.setattr(video, "train", partial(video.train, **short, clips=4, eval_clips=2, pair_clips=4, **phases))
     monkeypatch.setattr(clip, "train", partial(clip.train, **{**short, "batch": 4}))
     out, weights = tmp_path / "out", tmp_path / "weights"
     training.main(["--out", str(out), "--install", str(weights), "--threads", "1"])
     stages = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert stages == sorted(
         ["vae", "vae-long", "vae-full", "vae-decoder", "vae-decoder-2", "video", "video-long", "video-more",
-         "video-polish", "video-shape", "clip"]
+         "video-polish", "video-shape", "video-pairs", "clip"]
     )
     assert sorted(p.name for p in weights.iterdir()) == ["tiny-clip", "tiny-wan-i2v"]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ import torch
 from PIL import Image
 
 from generation.training.common import THREADS_HELP, Checkpoint, fit, log, set_threads, step_rng, to_tensor
-from generation.training.data import prompt_for, sample_clips
+from generation.training.data import prompt_for, sample_clips, sample_pair_clips
 
 TEXT_DIM = 64
 THREADS = 2
@@ -42,6 +43,8 @@ MOTION_WEIGHT = 4.0
 """`flow_loss`'s weight on changing latent pixels in the third phase."""
 SHAPE_WEIGHT = 4.0
 """`flow_loss`'s weight on the shapes' latent pixels in the optional fifth phase."""
+PAIR_SHARE = 0.5
+"""Share of each batch drawn from two-shape clips (`sample_pair_clips`) in the sixth phase."""
 # Patch 1×1×1: at 64×64 a shape covers about 2×2 latent pixels, so a 2×2 patch would hide its
 # position inside one token; with one token a latent pixel, moving it is attending next door.
 TRANSFORMER_CONFIG = dict(
@@ -130,14 +133,18 @@ def text_embeds(pipe: object, prompts: list[str]) -> torch.Tensor:
     return embeds
 
 
-def build_cache(pipe: object, path: Path, clips: int, split: str, chunk: int = 32) -> dict[str, torch.Tensor]:
-    """Encode ``clips`` world clips once and keep them at ``path`` (text kept only to its length)."""
+def build_cache(
+    pipe: object, path: Path, clips: int, split: str, chunk: int = 32, sampler: Callable = sample_clips,
+    name: str = "video-data",
+) -> dict[str, torch.Tensor]:
+    """Encode ``clips`` world clips of ``sampler`` once and keep them at ``path`` (text kept only to
+    its length); ``name`` seeds the draws."""
     if path.is_file():
         return torch.load(path, weights_only=True)
     parts: dict[str, list[torch.Tensor]] = {"x0": [], "cond": [], "image": [], "text": [], "length": []}
     for n in range(0, clips, chunk):
-        rng = step_rng(f"video-data-{split}", n)
-        video, specs = sample_clips(rng, min(chunk, clips - n), frames=FRAMES, size=SIZE, split=split)
+        rng = step_rng(f"{name}-{split}", n)
+        video, specs = sampler(rng, min(chunk, clips - n), frames=FRAMES, size=SIZE, split=split)
         encoded = encode_clips(pipe, video, [prompt_for(s, rng) for s in specs])
         lengths = (encoded["text"].abs().sum(-1) > 0).sum(-1)
         encoded["text"] = encoded["text"][:, : int(lengths.max())]
@@ -146,7 +153,7 @@ def build_cache(pipe: object, path: Path, clips: int, split: str, chunk: int = 3
         parts["text"].extend(t for t in encoded["text"])
         parts["length"].append(lengths)
         if (n // chunk) % 20 == 0:
-            log(f"video cache {split} {n + chunk}/{clips}")
+            log(f"{name} cache {split} {n + chunk}/{clips}")
     width = max(t.shape[0] for t in parts["text"])
     cache = {k: torch.cat(parts[k]) for k in ("x0", "cond", "image", "length")}
     cache["text"] = torch.stack([torch.nn.functional.pad(t, (0, 0, 0, width - t.shape[0])) for t in parts["text"]])
@@ -222,6 +229,8 @@ def train(
     motion_steps: int = 7000,
     polish_steps: int = 4000,
     shape_steps: int = 0,
+    pair_steps: int = 0,
+    pair_clips: int = 2000,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
 
@@ -229,7 +238,8 @@ def train(
     cosine decay at ``0.6 lr`` (a warm restart; 0 skips it), then ``motion_steps`` more the same
     way with the loss weighted toward what moves (`MOTION_WEIGHT`), then ``polish_steps`` more of
     that at ``0.3 lr``, then ``shape_steps`` more at ``0.3 lr`` also weighted toward the shapes
-    where they stay (`SHAPE_WEIGHT`).
+    where they stay (`SHAPE_WEIGHT`), then ``pair_steps`` more motion-weighted at ``0.3 lr`` with
+    `PAIR_SHARE` of each batch from ``pair_clips`` two-shape clips (`sample_pair_clips`).
     """
     from diffusers import AutoencoderKLWan
 
@@ -242,17 +252,27 @@ def train(
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
     count = train_set["x0"].shape[0]
+    pair_set = None
+    if pair_steps:
+        pair_path = out / "cache" / f"video-pairs-train-{pair_clips}x{FRAMES}.pt"
+        pair_set = build_cache(pipe, pair_path, pair_clips, "train", sampler=sample_pair_clips, name="video-pairs")
 
     def loss_at(
-        step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0
+        step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0, pairs: bool = False
     ) -> tuple[torch.Tensor, dict[str, float]]:
         rng = step_rng(stage, step)
-        idx = torch.from_numpy(rng.choice(count, size=batch, replace=False))
+        if pairs:
+            paired = round(batch * PAIR_SHARE)
+            idx = torch.from_numpy(rng.choice(count, size=batch - paired, replace=False))
+            pair_idx = torch.from_numpy(rng.choice(pair_set["x0"].shape[0], size=paired, replace=False))
+            data = concat_batches(
+                {k: v[idx] for k, v in train_set.items()}, {k: v[pair_idx] for k, v in pair_set.items()}
+            )
+        else:
+            idx = torch.from_numpy(rng.choice(count, size=batch, replace=False))
+            data = {k: v[idx] for k, v in train_set.items()}
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        loss = flow_loss(
-            transformer, {k: v[idx] for k, v in train_set.items()}, generator, empty,
-            motion_weight=motion_weight, shape_weight=shape_weight,
-        )
+        loss = flow_loss(transformer, data, generator, empty, motion_weight=motion_weight, shape_weight=shape_weight)
         figures = {"held_out": held_out_loss(transformer, eval_set, empty)} if (step + 1) % 100 == 0 else {}
         return loss, figures
 
@@ -263,17 +283,19 @@ def train(
     if not done:
         return None
     phases = (
-        ("video-long", long_steps, 0.0, 0.0, 0.6 * lr),
-        ("video-more", motion_steps, MOTION_WEIGHT, 0.0, 0.6 * lr),
-        ("video-polish", polish_steps, MOTION_WEIGHT, 0.0, 0.3 * lr),
-        ("video-shape", shape_steps, MOTION_WEIGHT, SHAPE_WEIGHT, 0.3 * lr),
+        ("video-long", long_steps, 0.0, 0.0, 0.6 * lr, False),
+        ("video-more", motion_steps, MOTION_WEIGHT, 0.0, 0.6 * lr, False),
+        ("video-polish", polish_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, False),
+        ("video-shape", shape_steps, MOTION_WEIGHT, SHAPE_WEIGHT, 0.3 * lr, False),
+        ("video-pairs", pair_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, True),
     )
-    for stage, phase_steps, weight, shape, peak in phases:
+    for stage, phase_steps, weight, shape, peak, pairs in phases:
         if not phase_steps:
             continue
         optimizer = torch.optim.AdamW(transformer.parameters(), lr=peak, weight_decay=0.01)
         fit(
-            stage, transformer, optimizer, lambda step, s=stage, w=weight, v=shape: loss_at(step, s, w, v),
+            stage, transformer, optimizer,
+            lambda step, s=stage, w=weight, v=shape, p=pairs: loss_at(step, s, w, v, p),
             steps=phase_steps, lr=peak, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
             warmup=100, clip_grad=1.0,
         )
@@ -281,6 +303,16 @@ def train(
     target = out / "tiny-wan-i2v"
     pipe.save_pretrained(target, safe_serialization=True)
     return target
+
+
+def concat_batches(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Two cached batches as one; the text embeddings padded (with zeros) to the longer width."""
+    width = max(a["text"].shape[1], b["text"].shape[1])
+
+    def text(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.nn.functional.pad(batch["text"], (0, 0, 0, width - batch["text"].shape[1]))
+
+    return {k: torch.cat([text(a), text(b)] if k == "text" else [a[k], b[k]]) for k in a}
 
 
 @torch.no_grad()
@@ -305,13 +337,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--motion-steps", type=int, default=7000, help="a third phase, motion-weighted")
     parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
+    parser.add_argument("--pair-steps", type=int, default=0, help="a sixth, half of each batch two-shape clips")
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(
         args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
         long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
-        shape_steps=args.shape_steps,
+        shape_steps=args.shape_steps, pair_steps=args.pair_steps,
     )
 
 
