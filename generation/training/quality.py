@@ -155,10 +155,12 @@ def pair_accuracy(
 ) -> dict[str, float]:
     """Two-shape cases: the fraction that ``meet`` as told, that move the named way together
     (``move``), in which both shapes keep their colour (``kept``, against the world's own
-    clip), and the two motion checks on the world's own clips (``world_*``: their ceiling)."""
+    clip), the two motion checks on the world's own clips (``world_*``: their ceiling) and the
+    colour check on the world's clips after a VAE round trip (``roundtrip_kept``: its ceiling)."""
     from generation.world import render_clip
 
-    hits: dict[str, list[bool]] = {k: [] for k in ("meet", "move", "kept", "world_meet", "world_move")}
+    keys = ("meet", "move", "kept", "world_meet", "world_move", "roundtrip_kept")
+    hits: dict[str, list[bool]] = {k: [] for k in keys}
     for case in cases:
         spec, colors = case.spec, [actor.color for actor in case.spec.actors]
         world = render_clip(spec, FRAMES)
@@ -167,6 +169,7 @@ def pair_accuracy(
         hits[kind].append(pair_moved_as_told(clip, spec))
         hits["world_" + kind].append(pair_moved_as_told(world, spec))
         hits["kept"].append(keeps_colours(clip, world, colors))
+        hits["roundtrip_kept"].append(keeps_colours(roundtrip(loaded.pipe.vae, world), world, colors))
     return {k: float(np.mean(v)) for k, v in hits.items() if v}
 
 
@@ -191,22 +194,25 @@ def render(
     return render_take(loaded, request, fps=4).frames
 
 
-def roundtrip_accuracy(vae: object, cases: list[MotionCase]) -> float:
-    """The ceiling of `motion_accuracy`: the fraction of the world's own clips of ``cases`` whose
-    named shape still moves the named way after the VAE encodes and decodes them."""
+def roundtrip(vae: object, clip: np.ndarray) -> np.ndarray:
+    """``clip`` (uint8 frames) encoded and decoded by ``vae``: what the VAE lets through."""
     import torch
 
     from generation.frames import to_uint8
     from generation.training.common import to_tensor
+
+    with torch.no_grad():
+        x = to_tensor(clip[None]).to(vae.device, vae.dtype)
+        y = vae.decode(vae.encode(x).latent_dist.mode()).sample
+    return to_uint8((y[0].float().cpu().permute(1, 2, 3, 0).numpy() + 1) / 2)
+
+
+def roundtrip_accuracy(vae: object, cases: list[MotionCase]) -> float:
+    """The ceiling of `motion_accuracy`: the fraction of the world's own clips of ``cases`` whose
+    named shape still moves the named way after the VAE encodes and decodes them."""
     from generation.world import render_clip
 
-    hits = []
-    for case in cases:
-        with torch.no_grad():
-            x = to_tensor(render_clip(case.spec, FRAMES)[None]).to(vae.device, vae.dtype)
-            y = vae.decode(vae.encode(x).latent_dist.mode()).sample
-        clip = to_uint8((y[0].float().cpu().permute(1, 2, 3, 0).numpy() + 1) / 2)
-        hits.append(moved_as_told(clip, case.color, case.direction))
+    hits = [moved_as_told(roundtrip(vae, render_clip(c.spec, FRAMES)), c.color, c.direction) for c in cases]
     return float(np.mean(hits))
 
 

@@ -229,7 +229,7 @@ def train(
     motion_steps: int = 7000,
     polish_steps: int = 4000,
     shape_steps: int = 0,
-    pair_steps: int = 0,
+    pair_steps: int = 5000,
     pair_clips: int = 2000,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--motion-steps", type=int, default=7000, help="a third phase, motion-weighted")
     parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
-    parser.add_argument("--pair-steps", type=int, default=0, help="a sixth, half of each batch two-shape clips")
+    parser.add_argument("--pair-steps", type=int, default=5000, help="a sixth, half of each batch two-shape clips")
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
