@@ -261,16 +261,12 @@ def train(
         step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0, pairs: bool = False
     ) -> tuple[torch.Tensor, dict[str, float]]:
         rng = step_rng(stage, step)
-        if pairs:
-            paired = round(batch * PAIR_SHARE)
-            idx = torch.from_numpy(rng.choice(count, size=batch - paired, replace=False))
+        paired = round(batch * PAIR_SHARE) if pairs else 0
+        idx = torch.from_numpy(rng.choice(count, size=batch - paired, replace=False))
+        data = {k: v[idx] for k, v in train_set.items()}
+        if paired:
             pair_idx = torch.from_numpy(rng.choice(pair_set["x0"].shape[0], size=paired, replace=False))
-            data = concat_batches(
-                {k: v[idx] for k, v in train_set.items()}, {k: v[pair_idx] for k, v in pair_set.items()}
-            )
-        else:
-            idx = torch.from_numpy(rng.choice(count, size=batch, replace=False))
-            data = {k: v[idx] for k, v in train_set.items()}
+            data = concat_batches(data, {k: v[pair_idx] for k, v in pair_set.items()})
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         loss = flow_loss(transformer, data, generator, empty, motion_weight=motion_weight, shape_weight=shape_weight)
         figures = {"held_out": held_out_loss(transformer, eval_set, empty)} if (step + 1) % 100 == 0 else {}
