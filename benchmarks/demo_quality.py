@@ -140,6 +140,8 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="pipeline folder (default: the committed tiny model)")
     parser.add_argument("--scorer", default=None, help="open_clip local-dir folder (default: committed)")
     args = parser.parse_args()
+    if not args.measures or set(args.measures) - set("abcd"):
+        parser.error(f"--measures takes letters from abcd (e.g. 'ad'), not {args.measures!r}")
     model, scorer = args.model or trained_model(), args.scorer or trained_scorer()
     if model is None or scorer is None:
         sys.exit("no trained demo models here: run make train-demo-models first")
