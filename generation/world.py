@@ -39,6 +39,11 @@ DIRECTIONS = tuple(STEPS)
 SPEED = 0.35
 """How far a moving shape travels in one clip, as a fraction of the frame."""
 MEET_STEP = 0.15
+VERBS: dict[str, str | None] = {
+    **{w: None for w in ("move", "moves")},
+    **{w: m for m in MOTIONS if m not in STEPS for w in (m, m[:-1] if m.endswith("s") else m)},
+}
+"""Caption verbs (singular and plural) and their motion; None: ``move`` + a direction."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,42 @@ class ClipSpec:
     def descriptions(self) -> list[str]:
         """Each actor as a character description, e.g. ``a red circle``."""
         return [f"{'an' if a.color[0] in 'aeiou' else 'a'} {a.color} {a.shape}" for a in self.actors]
+
+
+def parse_caption(caption: str) -> ClipSpec:
+    """The `ClipSpec` a caption of the world's grammar describes (actors at the default place
+    and size); ValueError naming the grammar for any other text. Inverse of `ClipSpec.caption`
+    up to positions, so ``parse_caption(spec.caption()).caption() == spec.caption()``."""
+    text = caption.strip().rstrip(".").strip()
+    words = text.split()
+    grammar = "expected e.g. 'a red circle moves right on a green background'"
+    if len(words) < 7 or words[-4:-2] != ["on", "a"] or words[-1] != "background":
+        raise ValueError(f"{caption!r} is not a caption of the world: {grammar}")
+    background, names = words[-2], words[:-4]
+    verb_at = next((i for i, w in enumerate(names) if w in VERBS), None)
+    if verb_at is None:
+        raise ValueError(f"{caption!r} has no motion; motions: {', '.join(MOTIONS)}")
+    motion = VERBS[names[verb_at]]
+    if motion is None:  # move / moves + a direction
+        if names[verb_at + 1 :] not in ([d] for d in DIRECTIONS):
+            raise ValueError(f"{caption!r}: 'move' takes one of {', '.join(DIRECTIONS)}")
+        motion = names[verb_at + 1]
+    elif names[verb_at + 1 :]:
+        raise ValueError(f"{caption!r}: nothing may follow {names[verb_at]!r} but the background")
+    actors = []
+    for part in " ".join(names[:verb_at]).split(" and "):
+        article, *rest = part.split()
+        if len(rest) != 2 or rest[0] not in COLORS or rest[1] not in SHAPES or article not in ("a", "an"):
+            raise ValueError(f"{caption!r}: {part!r} is not '<a|an> <colour> <shape>' of the world's vocabulary")
+        actors.append(Actor(rest[1], rest[0]))
+    if motion == "meet" and len(actors) != 2:
+        raise ValueError(f"{caption!r}: 'meet' needs two shapes")
+    if background in {a.color for a in actors}:
+        raise ValueError(f"{caption!r}: the background must be another colour than the shapes'")
+    spec = ClipSpec(tuple(actors), motion, background)
+    if background not in COLORS or spec.caption() != text:
+        raise ValueError(f"{caption!r} is not a caption of the world: {grammar}")
+    return spec
 
 
 def actor_at(actor: Actor, motion: str, t: float, speed: float = SPEED, toward: float = 0.0) -> Actor:

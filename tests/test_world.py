@@ -15,6 +15,7 @@ from generation.world import (
     ClipSpec,
     end_state,
     held_out,
+    parse_caption,
     render_clip,
     sample_spec,
 )
@@ -37,6 +38,35 @@ def test_caption_grammar() -> None:
     assert one.caption() == "a red circle moves right on a green background"
     assert two.caption() == "an orange star and a blue square meet on a white background"
     assert grows.caption() == "an orange star and a blue square grow on a white background"
+
+
+def test_captions_parse_back_to_what_they_describe() -> None:
+    rng = np.random.default_rng(11)
+    for n in range(400):
+        spec = sample_spec(rng, actors=1 + n % 2)
+        parsed = parse_caption(spec.caption() + ".")  # storyboard prompts end with a full stop
+        assert parsed.caption() == spec.caption()
+        assert (parsed.motion, parsed.background) == (spec.motion, spec.background)
+        assert [(a.shape, a.color) for a in parsed.actors] == [(a.shape, a.color) for a in spec.actors]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a red circle dances on a blue background", "no motion; motions: left, right"),
+        ("a red circle moves sideways on a blue background", "'move' takes one of left, right, up, down"),
+        ("a red circle moves up on a mauve background", "not a caption of the world"),
+        ("a red circle moves up on a blue backdrop", "not a caption of the world"),
+        ("a red blob moves up on a blue background", "'<a|an> <colour> <shape>'"),
+        ("a red circle move up on a blue background", "not a caption of the world"),  # agreement
+        ("a red circle meet on a blue background", "'meet' needs two shapes"),
+        ("a red circle and a blue square meet on a blue background", "another colour than the shapes'"),
+        ("a red circle grows quickly on a blue background", "nothing may follow 'grows'"),
+    ],
+)
+def test_text_outside_the_grammar_is_refused_with_what_is_expected(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_caption(text)
 
 
 def test_identity_persists_and_carries_across_shots() -> None:
