@@ -1,7 +1,8 @@
 """Does the embedded demo model do what captions say? Figures on held-out captions and seeds.
 
     python benchmarks/demo_quality.py [--cases 40] [--chains 10] [--chain-seed N] [--pairs 40]
-                                      [--pair-seed N] [--measures abcd]
+                                      [--pair-seed N] [--runs 30] [--storyboard FILE]
+                                      [--measures abcde]
                                       [--steps 20] [--guidance 3] [--keyframe last]
 
 (a) motion direction: a held-out caption ("a pink star moves up on a white background") from a
@@ -23,6 +24,13 @@
     keep at least half of the area they have in the world's own clip, frame by frame. Printed
     beside them, the two motion checks on the world's own clips and the colour check on those
     clips after a VAE round trip (their ceilings: small stars and triangles lose colour there).
+(e) the demo storyboard (or ``--storyboard``): its shots planned as `storyreel render` plans
+    them (composed prompts, per-shot guidance and seeds, keyframes) and chained through their
+    hand-off frames, ``--runs`` times — run n renders the n-th take of every shot's seed
+    schedule, so run 0 is the takes `make demo` renders first; for each shot, how often it does
+    what its caption says (`shot_as_told`: moves, meets, grows or shrinks as told; every named
+    colour keeps half its first frame's area throughout), and how often all shots of a run do.
+    It renders with the storyboard's own steps and guidance, not ``--steps`` / ``--guidance``.
 
 Models: the committed ``model: tiny`` pipeline and scorer (``generation/weights``), loaded with
 ``from_pretrained`` / open_clip ``local-dir:`` like real weights.
@@ -44,7 +52,7 @@ import numpy as np  # noqa: E402
 
 from consistency.embedder import load_embedder  # noqa: E402
 from consistency.metrics import identity  # noqa: E402
-from generation.frames import handoff_frame  # noqa: E402
+from generation.frames import handoff_frame, load_image  # noqa: E402
 from generation.loading import load_pipeline  # noqa: E402
 from generation.tiny import trained_model, trained_scorer  # noqa: E402
 from generation.training.quality import (  # noqa: E402
@@ -60,8 +68,13 @@ from generation.training.quality import (  # noqa: E402
     pair_cases,
     render,
     roundtrip_accuracy,
+    shot_as_told,
 )
 from generation.world import COLORS, SHAPES, Actor, ClipSpec, draw_frame  # noqa: E402
+from shots.graph import plan_storyboard, take_seed  # noqa: E402
+from shots.loading import load_storyboard  # noqa: E402
+
+DEMO = Path(__file__).resolve().parent.parent / "projects" / "demo" / "storyboard.yaml"
 
 
 def wrong_identity(actor: Actor, background: str, rng: np.random.Generator) -> Actor:
@@ -126,6 +139,35 @@ def ranking(loaded, embedder, count: int, steps: int, guidance: float, seed: int
     return float(np.mean(wins))
 
 
+def storyboard_runs(loaded, path: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Per shot id, the fraction of runs whose take ``moved`` and ``kept`` as told (`shot_as_told`);
+    under ``"all"``, the fraction of runs in which every shot did both."""
+    board = load_storyboard(path)
+    graph = plan_storyboard(board)
+    settings = board.settings
+    hits: dict[str, dict[str, list[bool]]] = {shot.id: {"moved": [], "kept": []} for shot in graph.shots}
+    whole = []
+    for n in range(runs):
+        previous, ok = None, True
+        for planned in graph.shots:
+            if planned.keyframe == "previous":
+                image = handoff_frame(previous, settings.keyframe, settings.keyframe_window)[1]
+            elif planned.keyframe == "reference":
+                image = load_image(path.parent / planned.reference, planned.width, planned.height)
+            else:
+                raise SystemExit(f"{path}: shot {planned.id} has no reference keyframe; (e) needs one")
+            previous = render(
+                loaded, image, planned.prompt.prompt, take_seed(planned.seed, n), planned.steps, planned.guidance
+            )
+            told = shot_as_told(previous, board.shot(planned.id).prompt)
+            for key in ("moved", "kept"):
+                hits[planned.id][key].append(told[key] is not False)
+            ok &= told["moved"] is not False and told["kept"]
+        whole.append(ok)
+    figures = {shot: {k: float(np.mean(v)) for k, v in checks.items()} for shot, checks in hits.items()}
+    return {**figures, "all": {"moved": float(np.mean(whole)), "kept": float(np.mean(whole))}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=40, help="motion cases (a) and ranking pairs (c)")
@@ -133,15 +175,17 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=10, help="3-shot chains (b)")
     parser.add_argument("--chain-seed", type=int, default=2_000_003, help="draws the chains (b)")
     parser.add_argument("--pair-seed", type=int, default=4_000_037, help="draws the two-shape cases (d)")
-    parser.add_argument("--measures", default="abcd", help="which of the measures a, b, c, d to run (default all)")
+    parser.add_argument("--runs", type=int, default=30, help="runs of the storyboard (e)")
+    parser.add_argument("--storyboard", type=Path, default=DEMO, help="storyboard of (e) (default: the demo's)")
+    parser.add_argument("--measures", default="abcde", help="which of the measures a–e to run (default all)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=DEMO_GUIDANCE, help="default: the demo storyboard's")
     parser.add_argument("--keyframe", choices=("last", "sharpest"), default=DEMO_KEYFRAME, help="hand-off frame (b)")
     parser.add_argument("--model", default=None, help="pipeline folder (default: the committed tiny model)")
     parser.add_argument("--scorer", default=None, help="open_clip local-dir folder (default: committed)")
     args = parser.parse_args()
-    if not args.measures or set(args.measures) - set("abcd"):
-        parser.error(f"--measures takes letters from abcd (e.g. 'ad'), not {args.measures!r}")
+    if not args.measures or set(args.measures) - set("abcde"):
+        parser.error(f"--measures takes letters from abcde (e.g. 'ad'), not {args.measures!r}")
     model, scorer = args.model or trained_model(), args.scorer or trained_scorer()
     if model is None or scorer is None:
         sys.exit("no trained demo models here: run make train-demo-models first")
@@ -170,6 +214,12 @@ def main() -> None:
             f"{pairs['world_meet']:.0%}, move together {pairs['world_move']:.0%}; after a VAE round trip both keep "
             f"their colour in {pairs['roundtrip_kept']:.0%}"
         )
+    if "e" in args.measures:
+        runs = storyboard_runs(loaded, args.storyboard, args.runs)
+        whole = runs.pop("all")["moved"]
+        print(f"(e) {args.storyboard.name}, {args.runs} runs: every shot as told in {whole:.0%}; " + ", ".join(
+            f"{shot} moved {v['moved']:.0%} kept {v['kept']:.0%}" for shot, v in runs.items()
+        ))
     print(f"\n{time.perf_counter() - started:.0f} s on {loaded.options.device}")
 
 

@@ -294,3 +294,28 @@ def test_two_shape_checks_pass_the_worlds_clips_and_fail_wrong_ones() -> None:
         faded = clip.copy()
         faded[-1][np.all(clip[-1] == COLORS[colors[1]], axis=-1)] = COLORS[spec.background]
         assert not keeps_colours(faded, clip, colors)
+
+
+@pytest.mark.parametrize("motion", ["right", "up", "grows", "shrinks", "meet"])
+def test_a_shot_does_as_told_on_the_worlds_clip_and_not_on_a_wrong_one(motion: str) -> None:
+    from generation.training.quality import shot_as_told
+    from generation.world import COLORS, render_clip, sample_spec
+
+    spec = sample_spec(np.random.default_rng(3), actors=2 if motion == "meet" else 1, motion=motion)
+    clip = render_clip(spec, 9)
+    assert shot_as_told(clip, spec.caption() + ".") == {"moved": True, "kept": True}
+    assert shot_as_told(clip[::-1], spec.caption())["moved"] is False  # the other way, apart, shrinks, grows
+    faded = clip.copy()
+    color = spec.actors[-1].color
+    faded[4:][np.all(clip[4:] == COLORS[color], axis=-1)] = COLORS[spec.background]
+    assert shot_as_told(faded, spec.caption())["kept"] is False  # a shape loses its colour halfway
+
+
+def test_spins_and_bounces_are_not_measured_and_other_text_is_refused() -> None:
+    from generation.training.quality import shot_as_told
+    from generation.world import ClipSpec, Actor, render_clip
+
+    spec = ClipSpec((Actor("star", "pink"),), "spins", "black")
+    assert shot_as_told(render_clip(spec, 9), spec.caption()) == {"moved": None, "kept": True}
+    with pytest.raises(ValueError, match="not a caption of the world"):
+        shot_as_told(render_clip(spec, 9), "a pink star spins in the dark")
