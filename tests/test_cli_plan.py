@@ -26,7 +26,8 @@ def test_plan_json_fields() -> None:
     assert rows[2]["reference"] == "keyframes/meeting.png"
     assert rows[0]["transition"] == {"crossfade": 0.5}
     assert all((r["frames"] - 1) % 4 == 0 for r in rows)
-    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 4  # the demo's settings
+    # the demo's settings, and the white scene's per-shot guidance
+    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 2 + [(20, 1.5)] * 2
 
 
 def test_plan_table_lists_every_shot() -> None:
