@@ -161,6 +161,7 @@ def test_make_demo_renders_a_cut_where_each_shot_does_what_it_says(prefect_harne
     code, out, err = run_cli("status", "demo", "--home", str(home), "--json")
     assert code == 0, err
     board = load_storyboard(DEMO)
+    assert all(row["passed"] for row in json.loads(out))  # every chosen take passed the scorer's thresholds
     told = {
         row["id"]: quality.shot_as_told(read_video(home / row["video"]), board.shot(row["id"]).prompt)
         for row in json.loads(out)
