@@ -25,7 +25,7 @@
     beside them, the two motion checks on the world's own clips and the colour check on those
     clips after a VAE round trip (their ceilings: small stars and triangles lose colour there).
 (e) the demo storyboard (or ``--storyboard``): its shots planned as `storyreel render` plans
-    them (composed prompts, per-shot guidance and seeds, keyframes) and chained through their
+    them (composed and negative prompts, per-shot guidance and seeds, keyframes) and chained through their
     hand-off frames, ``--runs`` times — run n renders the n-th take of every shot's seed
     schedule, so run 0 is the takes `make demo` renders first; for each shot, how often it does
     what its caption says (`shot_as_told`: moves, meets, grows or shrinks as told; every named
@@ -156,9 +156,8 @@ def storyboard_runs(loaded, path: Path, runs: int) -> dict[str, dict[str, float]
                 image = load_image(path.parent / planned.reference, planned.width, planned.height)
             else:
                 raise SystemExit(f"{path}: shot {planned.id} has no reference keyframe; (e) needs one")
-            previous = render(
-                loaded, image, planned.prompt.prompt, take_seed(planned.seed, n), planned.steps, planned.guidance
-            )
+            prompt, seed = planned.prompt, take_seed(planned.seed, n)
+            previous = render(loaded, image, prompt.prompt, seed, planned.steps, planned.guidance, prompt.negative_prompt)
             told = shot_as_told(previous, board.shot(planned.id).prompt)
             for key in ("moved", "kept"):
                 hits[planned.id][key].append(told[key] is not False)

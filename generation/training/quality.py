@@ -202,7 +202,13 @@ def pair_accuracy(
 
 
 def render(
-    loaded: object, image: np.ndarray, prompt: str, seed: int, steps: int = 20, guidance: float = DEMO_GUIDANCE
+    loaded: object,
+    image: np.ndarray,
+    prompt: str,
+    seed: int,
+    steps: int = 20,
+    guidance: float = DEMO_GUIDANCE,
+    negative_prompt: str = "",
 ) -> np.ndarray:
     """One take as long as the training clips (`FRAMES`) through storyreel's own render path."""
     from generation.render import render_take
@@ -210,7 +216,7 @@ def render(
 
     request = RenderRequest(
         prompt=prompt,
-        negative_prompt="",
+        negative_prompt=negative_prompt,
         image=image,
         width=image.shape[1],
         height=image.shape[0],
