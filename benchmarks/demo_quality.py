@@ -25,8 +25,8 @@
     beside them, the two motion checks on the world's own clips and the colour check on those
     clips after a VAE round trip (their ceilings: small stars and triangles lose colour there).
 (e) the demo storyboard (or ``--storyboard``): its shots planned as `storyreel render` plans
-    them (composed and negative prompts, per-shot guidance and seeds, keyframes) and chained through their
-    hand-off frames, ``--runs`` times — run n renders the n-th take of every shot's seed
+    them (composed and negative prompts, per-shot guidance and seeds, keyframes) and chained
+    through their hand-off frames, ``--runs`` times — run n renders the n-th take of every shot's seed
     schedule, so run 0 is the takes `make demo` renders first; for each shot, how often it does
     what its caption says (`shot_as_told`: moves, meets, grows or shrinks as told; every named
     colour keeps half its first frame's area throughout), and how often all shots of a run do.
@@ -70,7 +70,8 @@ from generation.training.quality import (  # noqa: E402
     roundtrip_accuracy,
     shot_as_told,
 )
-from generation.world import COLORS, SHAPES, Actor, ClipSpec, draw_frame  # noqa: E402
+from generation.world import COLORS, SHAPES, Actor, ClipSpec, draw_frame, parse_caption  # noqa: E402
+from shots.errors import StoryreelError  # noqa: E402
 from shots.graph import plan_storyboard, take_seed  # noqa: E402
 from shots.loading import load_storyboard  # noqa: E402
 
@@ -139,9 +140,9 @@ def ranking(loaded, embedder, count: int, steps: int, guidance: float, seed: int
     return float(np.mean(wins))
 
 
-def storyboard_runs(loaded, path: Path, runs: int) -> dict[str, dict[str, float]]:
-    """Per shot id, the fraction of runs whose take ``moved`` and ``kept`` as told (`shot_as_told`);
-    under ``"all"``, the fraction of runs in which every shot did both."""
+def storyboard_runs(loaded, path: Path, runs: int) -> tuple[dict[str, dict[str, float]], float]:
+    """Per shot id, the fraction of runs whose take ``moved`` and ``kept`` as told (`shot_as_told`;
+    an unmeasured motion counts as moved), and the fraction of runs in which every shot did both."""
     board = load_storyboard(path)
     graph = plan_storyboard(board)
     settings = board.settings
@@ -154,17 +155,19 @@ def storyboard_runs(loaded, path: Path, runs: int) -> dict[str, dict[str, float]
                 image = handoff_frame(previous, settings.keyframe, settings.keyframe_window)[1]
             elif planned.keyframe == "reference":
                 image = load_image(path.parent / planned.reference, planned.width, planned.height)
-            else:
-                raise SystemExit(f"{path}: shot {planned.id} has no reference keyframe; (e) needs one")
+            else:  # refused by main
+                raise ValueError(f"{path}: shot {planned.id} has no reference keyframe")
             prompt, seed = planned.prompt, take_seed(planned.seed, n)
-            previous = render(loaded, image, prompt.prompt, seed, planned.steps, planned.guidance, prompt.negative_prompt)
+            previous = render(
+                loaded, image, prompt.prompt, seed, planned.steps, planned.guidance, prompt.negative_prompt
+            )
             told = shot_as_told(previous, board.shot(planned.id).prompt)
             for key in ("moved", "kept"):
                 hits[planned.id][key].append(told[key] is not False)
             ok &= told["moved"] is not False and told["kept"]
         whole.append(ok)
     figures = {shot: {k: float(np.mean(v)) for k, v in checks.items()} for shot, checks in hits.items()}
-    return {**figures, "all": {"moved": float(np.mean(whole)), "kept": float(np.mean(whole))}}
+    return figures, float(np.mean(whole))
 
 
 def main() -> None:
@@ -185,6 +188,18 @@ def main() -> None:
     args = parser.parse_args()
     if not args.measures or set(args.measures) - set("abcde"):
         parser.error(f"--measures takes letters from abcde (e.g. 'ad'), not {args.measures!r}")
+    if "e" in args.measures:
+        try:  # refuse a bad storyboard before loading anything
+            board = load_storyboard(args.storyboard)
+        except StoryreelError as exc:
+            parser.error(f"--storyboard: {exc}")
+        if any(planned.keyframe not in ("previous", "reference") for planned in plan_storyboard(board).shots):
+            parser.error(f"--storyboard: (e) needs every scene of {args.storyboard} to start from a reference keyframe")
+        for _, shot in board.shot_list():
+            try:
+                parse_caption(shot.prompt)
+            except ValueError as exc:
+                parser.error(f"--storyboard: shot {shot.id}: (e) judges captions of the world only: {exc}")
     model, scorer = args.model or trained_model(), args.scorer or trained_scorer()
     if model is None or scorer is None:
         sys.exit("no trained demo models here: run make train-demo-models first")
@@ -214,8 +229,7 @@ def main() -> None:
             f"their colour in {pairs['roundtrip_kept']:.0%}"
         )
     if "e" in args.measures:
-        runs = storyboard_runs(loaded, args.storyboard, args.runs)
-        whole = runs.pop("all")["moved"]
+        runs, whole = storyboard_runs(loaded, args.storyboard, args.runs)
         print(f"(e) {args.storyboard.name}, {args.runs} runs: every shot as told in {whole:.0%}; " + ", ".join(
             f"{shot} moved {v['moved']:.0%} kept {v['kept']:.0%}" for shot, v in runs.items()
         ))

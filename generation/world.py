@@ -96,17 +96,17 @@ def parse_caption(caption: str) -> ClipSpec:
         raise ValueError(f"{caption!r} has no motion; motions: {', '.join(MOTIONS)}")
     motion = VERBS[names[verb_at]]
     if motion is None:  # move / moves + a direction
-        if names[verb_at + 1 :] not in ([d] for d in DIRECTIONS):
+        if len(names) != verb_at + 2 or names[-1] not in DIRECTIONS:
             raise ValueError(f"{caption!r}: 'move' takes one of {', '.join(DIRECTIONS)}")
         motion = names[verb_at + 1]
     elif names[verb_at + 1 :]:
         raise ValueError(f"{caption!r}: nothing may follow {names[verb_at]!r} but the background")
     actors = []
     for part in " ".join(names[:verb_at]).split(" and "):
-        article, *rest = part.split()
-        if len(rest) != 2 or rest[0] not in COLORS or rest[1] not in SHAPES or article not in ("a", "an"):
+        name = part.split()
+        if len(name) != 3 or name[0] not in ("a", "an") or name[1] not in COLORS or name[2] not in SHAPES:
             raise ValueError(f"{caption!r}: {part!r} is not '<a|an> <colour> <shape>' of the world's vocabulary")
-        actors.append(Actor(rest[1], rest[0]))
+        actors.append(Actor(name[2], name[1]))
     if motion == "meet" and len(actors) != 2:
         raise ValueError(f"{caption!r}: 'meet' needs two shapes")
     if background in {a.color for a in actors}:

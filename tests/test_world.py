@@ -62,6 +62,8 @@ def test_captions_parse_back_to_what_they_describe() -> None:
         ("a red circle meet on a blue background", "'meet' needs two shapes"),
         ("a red circle and a blue square meet on a blue background", "another colour than the shapes'"),
         ("a red circle grows quickly on a blue background", "nothing may follow 'grows'"),
+        ("and a red circle moves up on a blue background", "'' is not '<a|an> <colour> <shape>'"),
+        ("a red circle moves up left on a blue background", "'move' takes one of"),
     ],
 )
 def test_text_outside_the_grammar_is_refused_with_what_is_expected(text: str, message: str) -> None:
