@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +173,38 @@ def test_make_demo_renders_a_cut_where_each_shot_does_what_it_says(prefect_harne
     assert all(t["moved"] for t in told.values()), told
     assert sum(t["kept"] for t in told.values()) >= 3, told
     assert len(list((home / "demo" / "cuts").glob("cut-*.mp4"))) == 1
+
+
+def _demo_quality(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "demo_quality.py"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_demo_quality_refuses_bad_measures_and_storyboards_before_loading_models(write) -> None:
+    assert "letters from abcde" in _demo_quality("--measures", "x").stderr
+    missing = _demo_quality("--measures", "e", "--storyboard", "/nonexistent/board.yaml")
+    assert missing.returncode == 2 and "board.yaml: file not found" in missing.stderr
+    board = write("board.yaml", "title: t\nscenes:\n  - id: a\n    shots:\n      - {id: s1, prompt: a red circle dances}\n")
+    no_keyframe = _demo_quality("--measures", "e", "--storyboard", str(board))
+    assert no_keyframe.returncode == 2 and "start from a reference keyframe" in no_keyframe.stderr
+    write("k.png", (DEMO.parent / "keyframes" / "arrival.png").read_bytes())
+    board.write_text(board.read_text().replace("dances}", "dances, reference: k.png}"))
+    outside = _demo_quality("--measures", "e", "--storyboard", str(board))
+    assert outside.returncode == 2 and "shot s1: (e) judges captions of the world only" in outside.stderr
+
+
+@pytest.mark.slow
+def test_demo_quality_runs_a_storyboard_and_judges_each_shot(write) -> None:
+    write("k.png", (DEMO.parent / "keyframes" / "arrival.png").read_bytes())
+    board = write(
+        "board.yaml",
+        "title: t\nsettings: {width: 64, height: 64, fps: 4, guidance: 3}\nscenes:\n  - id: a\n    shots:\n"
+        "      - {id: s1, prompt: a red circle moves right on a black background, reference: k.png, duration: 2}\n"
+        "      - {id: s2, prompt: a red circle moves left on a black background, duration: 2}\n",
+    )
+    done = _demo_quality("--measures", "e", "--runs", "2", "--storyboard", str(board))
+    assert done.returncode == 0, done.stderr
+    line = next(row for row in done.stdout.splitlines() if row.startswith("(e)"))
+    assert line.startswith("(e) board.yaml, 2 runs: every shot as told in ")
+    assert "s1 moved 100% kept" in line and ", s2 moved " in line
