@@ -185,7 +185,8 @@ def test_demo_quality_refuses_bad_measures_and_storyboards_before_loading_models
     assert "letters from abcde" in _demo_quality("--measures", "x").stderr
     missing = _demo_quality("--measures", "e", "--storyboard", "/nonexistent/board.yaml")
     assert missing.returncode == 2 and "board.yaml: file not found" in missing.stderr
-    board = write("board.yaml", "title: t\nscenes:\n  - id: a\n    shots:\n      - {id: s1, prompt: a red circle dances}")
+    shots = "      - {id: s1, prompt: a red circle dances}\n"
+    board = write("board.yaml", "title: t\nscenes:\n  - id: a\n    shots:\n" + shots)
     no_keyframe = _demo_quality("--measures", "e", "--storyboard", str(board))
     assert no_keyframe.returncode == 2 and "start from a reference keyframe" in no_keyframe.stderr
     write("k.png", (DEMO.parent / "keyframes" / "arrival.png").read_bytes())
