@@ -26,9 +26,9 @@
     clips after a VAE round trip (their ceilings: small stars and triangles lose colour there).
 (e) the demo storyboard (or ``--storyboard``): its shots planned as `storyreel render` plans
     them (composed and negative prompts, per-shot guidance and seeds, keyframes) and chained
-    through their hand-off frames, ``--runs`` times — run n renders the n-th take of every shot's seed
-    schedule, so run 0 is the takes `make demo` renders first; for each shot, how often it does
-    what its caption says (`shot_as_told`: moves, meets, grows or shrinks as told; every named
+    through their hand-off frames, ``--runs`` times — run n renders the n-th take of every
+    shot's seed schedule, so run 0 is the takes `make demo` renders first; for each shot, how
+    often it does what its caption says (`shot_as_told`: moves, meets, grows or shrinks as told; every named
     colour keeps half its first frame's area throughout), and how often all shots of a run do.
     It renders with the storyboard's own steps and guidance, not ``--steps`` / ``--guidance``.
 
@@ -74,6 +74,7 @@ from generation.world import COLORS, SHAPES, Actor, ClipSpec, draw_frame, parse_
 from shots.errors import StoryreelError  # noqa: E402
 from shots.graph import plan_storyboard, take_seed  # noqa: E402
 from shots.loading import load_storyboard  # noqa: E402
+from shots.models import Storyboard  # noqa: E402
 
 DEMO = Path(__file__).resolve().parent.parent / "projects" / "demo" / "storyboard.yaml"
 
@@ -140,10 +141,12 @@ def ranking(loaded, embedder, count: int, steps: int, guidance: float, seed: int
     return float(np.mean(wins))
 
 
-def storyboard_runs(loaded, path: Path, runs: int) -> tuple[dict[str, dict[str, float]], float]:
+def storyboard_runs(
+    loaded, board: Storyboard, folder: Path, runs: int
+) -> tuple[dict[str, dict[str, float]], float]:
     """Per shot id, the fraction of runs whose take ``moved`` and ``kept`` as told (`shot_as_told`;
-    an unmeasured motion counts as moved), and the fraction of runs in which every shot did both."""
-    board = load_storyboard(path)
+    an unmeasured motion counts as moved), and the fraction of runs in which every shot did both.
+    Keyframes are read relative to ``folder``, the storyboard's."""
     graph = plan_storyboard(board)
     settings = board.settings
     hits: dict[str, dict[str, list[bool]]] = {shot.id: {"moved": [], "kept": []} for shot in graph.shots}
@@ -154,9 +157,9 @@ def storyboard_runs(loaded, path: Path, runs: int) -> tuple[dict[str, dict[str, 
             if planned.keyframe == "previous":
                 image = handoff_frame(previous, settings.keyframe, settings.keyframe_window)[1]
             elif planned.keyframe == "reference":
-                image = load_image(path.parent / planned.reference, planned.width, planned.height)
+                image = load_image(folder / planned.reference, planned.width, planned.height)
             else:  # refused by main
-                raise ValueError(f"{path}: shot {planned.id} has no reference keyframe")
+                raise ValueError(f"shot {planned.id} has no reference keyframe")
             prompt, seed = planned.prompt, take_seed(planned.seed, n)
             previous = render(
                 loaded, image, prompt.prompt, seed, planned.steps, planned.guidance, prompt.negative_prompt
@@ -229,7 +232,7 @@ def main() -> None:
             f"their colour in {pairs['roundtrip_kept']:.0%}"
         )
     if "e" in args.measures:
-        runs, whole = storyboard_runs(loaded, args.storyboard, args.runs)
+        runs, whole = storyboard_runs(loaded, board, args.storyboard.parent, args.runs)
         print(f"(e) {args.storyboard.name}, {args.runs} runs: every shot as told in {whole:.0%}; " + ", ".join(
             f"{shot} moved {v['moved']:.0%} kept {v['kept']:.0%}" for shot, v in runs.items()
         ))

@@ -163,12 +163,9 @@ def test_make_demo_renders_a_cut_where_each_shot_does_what_it_says(prefect_harne
     assert code == 0, err
     code, out, err = run_cli("status", "demo", "--home", str(home), "--json")
     assert code == 0, err
-    board = load_storyboard(DEMO)
-    assert all(row["passed"] for row in json.loads(out))  # every chosen take passed the scorer's thresholds
-    told = {
-        row["id"]: quality.shot_as_told(read_video(home / row["video"]), board.shot(row["id"]).prompt)
-        for row in json.loads(out)
-    }
+    board, rows = load_storyboard(DEMO), json.loads(out)
+    assert all(row["passed"] for row in rows)  # every chosen take passed the scorer's thresholds
+    told = {r["id"]: quality.shot_as_told(read_video(home / r["video"]), board.shot(r["id"]).prompt) for r in rows}
     assert list(told) == ["s01", "s02", "s03", "s04"]
     assert all(t["moved"] for t in told.values()), told
     assert sum(t["kept"] for t in told.values()) >= 3, told
