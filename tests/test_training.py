@@ -216,15 +216,16 @@ def test_train_demo_models_runs_every_stage_and_installs_models_that_load(
 
     short = dict(steps=2, batch=2, checkpoint_every=2)
     monkeypatch.setattr(vae, "train", partial(vae.train, **short, long_steps=5, decoder_steps=2))
-    phases = dict(long_steps=2, motion_steps=2, polish_steps=2, shape_steps=2, pair_steps=2)
-    monkeypatch.setattr(video, "train", partial(video.train, **short, clips=4, eval_clips=2, pair_clips=4, **phases))
+    phases = dict(long_steps=2, motion_steps=2, polish_steps=2, shape_steps=2, pair_steps=2, handoff_steps=2)
+    sizes = dict(clips=4, eval_clips=2, pair_clips=4, handoff_clips=4)
+    monkeypatch.setattr(video, "train", partial(video.train, **short, **sizes, **phases))
     monkeypatch.setattr(clip, "train", partial(clip.train, **{**short, "batch": 4}))
     out, weights = tmp_path / "out", tmp_path / "weights"
     training.main(["--out", str(out), "--install", str(weights), "--threads", "1"])
     stages = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert stages == sorted(
         ["vae", "vae-long", "vae-full", "vae-decoder", "vae-decoder-2", "video", "video-long", "video-more",
-         "video-polish", "video-shape", "video-pairs", "clip"]
+         "video-polish", "video-shape", "video-pairs", "video-handoff", "clip"]
     )
     assert sorted(p.name for p in weights.iterdir()) == ["tiny-clip", "tiny-wan-i2v"]
 
@@ -319,3 +320,27 @@ def test_spins_and_bounces_are_not_measured_and_other_text_is_refused() -> None:
     assert shot_as_told(render_clip(spec, 9), spec.caption()) == {"moved": None, "kept": True}
     with pytest.raises(ValueError, match="not a caption of the world"):
         shot_as_told(render_clip(spec, 9), "a pink star spins in the dark")
+
+
+def test_handoff_condition_is_the_round_tripped_first_frame_and_the_target_stays_clean() -> None:
+    """The seventh phase's clips: the condition (VAE latents and image embedding) comes from the
+    first frame after a VAE round trip, as a chained shot's hand-off frame does; the target is
+    the clean clip."""
+    from diffusers import AutoencoderKLWan
+
+    from generation.tiny import trained_model
+    from generation.training.data import sample_clips
+    from generation.training.video import FRAMES, build_pipeline, encode_clips, round_trip
+
+    pipe = build_pipeline(AutoencoderKLWan.from_pretrained(trained_model() / "vae"))
+    clips, specs = sample_clips(step_rng("handoff-test", 0), 2, frames=FRAMES)
+    again = round_trip(pipe.vae, clips[:, 0])
+    assert again.dtype == np.uint8 and again.shape == clips[:, 0].shape
+    error = np.abs(again.astype(int) - clips[:, 0]).mean()
+    assert 0 < error < 20  # softer, not another picture
+    prompts = [s.caption() for s in specs]
+    clean, handed = encode_clips(pipe, clips, prompts), encode_clips(pipe, clips, prompts, handoff=True)
+    assert torch.equal(clean["x0"], handed["x0"]) and torch.equal(clean["text"], handed["text"])
+    assert not torch.equal(clean["cond"], handed["cond"]) and not torch.equal(clean["image"], handed["image"])
+    started_soft = np.concatenate([again[:, None], clips[:, 1:]], axis=1)
+    assert torch.equal(handed["cond"], encode_clips(pipe, started_soft, prompts)["cond"])

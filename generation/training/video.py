@@ -45,6 +45,8 @@ SHAPE_WEIGHT = 4.0
 """`flow_loss`'s weight on the shapes' latent pixels in the optional fifth phase."""
 PAIR_SHARE = 0.5
 """Share of each batch drawn from two-shape clips (`sample_pair_clips`) in the sixth phase."""
+HANDOFF_SHARE = 0.5
+"""Share of each batch, in the seventh phase, whose first frame went through a VAE round trip."""
 # Patch 1×1×1: at 64×64 a shape covers about 2×2 latent pixels, so a 2×2 patch would hide its
 # position inside one token; with one token a latent pixel, moving it is attending next door.
 TRANSFORMER_CONFIG = dict(
@@ -113,14 +115,25 @@ def condition_mask(batch: int, frames: int = FRAMES, size: int = SIZE, temporal:
 
 
 @torch.no_grad()
-def encode_clips(pipe: object, clips: np.ndarray, prompts: list[str]) -> dict[str, torch.Tensor]:
-    """Everything the transformer needs for a batch of clips, via the pipeline's own code."""
+def round_trip(vae: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
+    """uint8 frames (B, H, W, 3) through the VAE and back, as a hand-off frame comes out of a take."""
+    y = vae.decode(vae.encode(to_tensor(frames[:, None])).latent_dist.mode()).sample[:, :, 0]
+    return ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def encode_clips(pipe: object, clips: np.ndarray, prompts: list[str], handoff: bool = False) -> dict[str, torch.Tensor]:
+    """Everything the transformer needs for a batch of clips, via the pipeline's own code.
+
+    ``handoff``: the condition (VAE and image encoder) is the first frame after a VAE round trip,
+    as the hand-off frame of a previous take is; the target stays the clean clip."""
     x = to_tensor(clips)
-    first = x[:, :, :1]
+    starts = round_trip(pipe.vae, clips[:, 0]) if handoff else clips[:, 0]
+    first = to_tensor(starts[:, None])
     video_condition = torch.cat([first, first.new_zeros(first.shape[0], 3, clips.shape[1] - 1, SIZE, SIZE)], dim=2)
     x0 = _normalise(pipe, pipe.vae.encode(x).latent_dist.mode())
     cond = _normalise(pipe, pipe.vae.encode(video_condition).latent_dist.mode())
-    image = pipe.encode_image([Image.fromarray(c[0]) for c in clips], device="cpu")
+    image = pipe.encode_image([Image.fromarray(f) for f in starts], device="cpu")
     return {"x0": x0, "cond": cond, "image": image, "text": text_embeds(pipe, prompts)}
 
 
@@ -135,17 +148,17 @@ def text_embeds(pipe: object, prompts: list[str]) -> torch.Tensor:
 
 def build_cache(
     pipe: object, path: Path, clips: int, split: str, chunk: int = 32, sampler: Callable = sample_clips,
-    name: str = "video-data",
+    name: str = "video-data", handoff: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Encode ``clips`` world clips of ``sampler`` once and keep them at ``path`` (text kept only to
-    its length); ``name`` seeds the draws."""
+    its length); ``name`` seeds the draws; ``handoff`` as in `encode_clips`."""
     if path.is_file():
         return torch.load(path, weights_only=True)
     parts: dict[str, list[torch.Tensor]] = {"x0": [], "cond": [], "image": [], "text": [], "length": []}
     for n in range(0, clips, chunk):
         rng = step_rng(f"{name}-{split}", n)
         video, specs = sampler(rng, min(chunk, clips - n), frames=FRAMES, size=SIZE, split=split)
-        encoded = encode_clips(pipe, video, [prompt_for(s, rng) for s in specs])
+        encoded = encode_clips(pipe, video, [prompt_for(s, rng) for s in specs], handoff=handoff)
         lengths = (encoded["text"].abs().sum(-1) > 0).sum(-1)
         encoded["text"] = encoded["text"][:, : int(lengths.max())]
         for key in ("x0", "cond", "image"):
@@ -231,6 +244,8 @@ def train(
     shape_steps: int = 0,
     pair_steps: int = 5000,
     pair_clips: int = 2000,
+    handoff_steps: int = 3000,
+    handoff_clips: int = 2000,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
 
@@ -239,7 +254,10 @@ def train(
     way with the loss weighted toward what moves (`MOTION_WEIGHT`), then ``polish_steps`` more of
     that at ``0.3 lr``, then ``shape_steps`` more at ``0.3 lr`` also weighted toward the shapes
     where they stay (`SHAPE_WEIGHT`), then ``pair_steps`` more motion-weighted at ``0.3 lr`` with
-    `PAIR_SHARE` of each batch from ``pair_clips`` two-shape clips (`sample_pair_clips`).
+    `PAIR_SHARE` of each batch from ``pair_clips`` two-shape clips (`sample_pair_clips`), then
+    ``handoff_steps`` more of that where the rest of each batch (`HANDOFF_SHARE`) comes from
+    ``handoff_clips`` clips whose condition is their first frame after a VAE round trip: a chained
+    shot starts from a decoded frame, softer than a world frame, and learns to start clean again.
     """
     from diffusers import AutoencoderKLWan
 
@@ -251,19 +269,24 @@ def train(
     transformer = pipe.transformer.train()
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
-    count = train_set["x0"].shape[0]
     pair_set = None
     if pair_steps:
         pair_path = out / "cache" / f"video-pairs-train-{pair_clips}x{FRAMES}.pt"
         pair_set = build_cache(pipe, pair_path, pair_clips, "train", sampler=sample_pair_clips, name="video-pairs")
+    handoff_set = None
+    if handoff_steps:
+        handoff_path = out / "cache" / f"video-handoff-train-{handoff_clips}x{FRAMES}.pt"
+        handoff_set = build_cache(pipe, handoff_path, handoff_clips, "train", name="video-handoff", handoff=True)
 
     def loss_at(
-        step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0, pairs: bool = False
+        step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0, pairs: bool = False,
+        handoff: bool = False,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         rng = step_rng(stage, step)
         paired = round(batch * PAIR_SHARE) if pairs else 0
-        idx = torch.from_numpy(rng.choice(count, size=batch - paired, replace=False))
-        data = {k: v[idx] for k, v in train_set.items()}
+        source = handoff_set if handoff else train_set
+        idx = torch.from_numpy(rng.choice(source["x0"].shape[0], size=batch - paired, replace=False))
+        data = {k: v[idx] for k, v in source.items()}
         if paired:
             pair_idx = torch.from_numpy(rng.choice(pair_set["x0"].shape[0], size=paired, replace=False))
             data = concat_batches(data, {k: v[pair_idx] for k, v in pair_set.items()})
@@ -279,19 +302,20 @@ def train(
     if not done:
         return None
     phases = (
-        ("video-long", long_steps, 0.0, 0.0, 0.6 * lr, False),
-        ("video-more", motion_steps, MOTION_WEIGHT, 0.0, 0.6 * lr, False),
-        ("video-polish", polish_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, False),
-        ("video-shape", shape_steps, MOTION_WEIGHT, SHAPE_WEIGHT, 0.3 * lr, False),
-        ("video-pairs", pair_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, True),
+        ("video-long", long_steps, 0.0, 0.0, 0.6 * lr, False, False),
+        ("video-more", motion_steps, MOTION_WEIGHT, 0.0, 0.6 * lr, False, False),
+        ("video-polish", polish_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, False, False),
+        ("video-shape", shape_steps, MOTION_WEIGHT, SHAPE_WEIGHT, 0.3 * lr, False, False),
+        ("video-pairs", pair_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, True, False),
+        ("video-handoff", handoff_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, True, True),
     )
-    for stage, phase_steps, weight, shape, peak, pairs in phases:
+    for stage, phase_steps, weight, shape, peak, pairs, handoff in phases:
         if not phase_steps:
             continue
         optimizer = torch.optim.AdamW(transformer.parameters(), lr=peak, weight_decay=0.01)
         fit(
             stage, transformer, optimizer,
-            lambda step, s=stage, w=weight, v=shape, p=pairs: loss_at(step, s, w, v, p),
+            lambda step, s=stage, w=weight, v=shape, p=pairs, h=handoff: loss_at(step, s, w, v, p, h),
             steps=phase_steps, lr=peak, checkpoint=Checkpoint(out / "checkpoints" / stage, every=checkpoint_every),
             warmup=100, clip_grad=1.0,
         )
@@ -334,13 +358,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
     parser.add_argument("--pair-steps", type=int, default=5000, help="a sixth, half of each batch two-shape clips")
+    parser.add_argument("--handoff-steps", type=int, default=3000, help="a seventh, half conditioned on round-tripped frames")
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     train(
         args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
         long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
-        shape_steps=args.shape_steps, pair_steps=args.pair_steps,
+        shape_steps=args.shape_steps, pair_steps=args.pair_steps, handoff_steps=args.handoff_steps,
     )
 
 
