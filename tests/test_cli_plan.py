@@ -27,7 +27,7 @@ def test_plan_json_fields() -> None:
     assert rows[0]["transition"] == {"crossfade": 0.5}
     assert all((r["frames"] - 1) % 4 == 0 for r in rows)
     # the demo's settings, and the white scene's per-shot guidance
-    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 2 + [(20, 1.5)] * 2
+    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 2 + [(20, 1.5), (20, 1.0)]
 
 
 def test_plan_table_lists_every_shot() -> None:
