@@ -44,7 +44,7 @@ MOTION_WEIGHT = 4.0
 SHAPE_WEIGHT = 4.0
 """`flow_loss`'s weight on the shapes' latent pixels in the optional fifth phase."""
 PAIR_SHARE = 0.5
-"""Share of each batch drawn from two-shape clips (`sample_pair_clips`) in the sixth phase."""
+"""Share of each batch drawn from two-shape clips (`sample_pair_clips`) in the sixth and seventh phases."""
 HANDOFF_SHARE = 0.5
 """Share of each batch, in the seventh phase, whose first frame went through a VAE round trip."""
 # Patch 1×1×1: at 64×64 a shape covers about 2×2 latent pixels, so a 2×2 patch would hide its
