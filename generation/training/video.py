@@ -122,7 +122,9 @@ def round_trip(vae: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def encode_clips(pipe: object, clips: np.ndarray, prompts: list[str], handoff: bool = False) -> dict[str, torch.Tensor]:
+def encode_clips(
+    pipe: object, clips: np.ndarray, prompts: list[str], handoff: bool = False
+) -> dict[str, torch.Tensor]:
     """Everything the transformer needs for a batch of clips, via the pipeline's own code.
 
     ``handoff``: the condition (VAE and image encoder) is the first frame after a VAE round trip,
@@ -279,8 +281,8 @@ def train(
         handoff_set = build_cache(pipe, handoff_path, handoff_clips, "train", name="video-handoff", handoff=True)
 
     def loss_at(
-        step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0, pairs: bool = False,
-        handoff: bool = False,
+        step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0,
+        pairs: bool = False, handoff: bool = False,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         rng = step_rng(stage, step)
         paired = round(batch * PAIR_SHARE) if pairs else 0
@@ -358,7 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
     parser.add_argument("--pair-steps", type=int, default=5000, help="a sixth, half of each batch two-shape clips")
-    parser.add_argument("--handoff-steps", type=int, default=3000, help="a seventh, half conditioned on round-tripped frames")
+    parser.add_argument(
+        "--handoff-steps", type=int, default=3000, help="a seventh, half of each batch from round-tripped first frames"
+    )
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
