@@ -322,6 +322,7 @@ def test_spins_and_bounces_are_not_measured_and_other_text_is_refused() -> None:
         shot_as_told(render_clip(spec, 9), "a pink star spins in the dark")
 
 
+@pytest.mark.slow
 def test_handoff_condition_is_the_round_tripped_first_frame_and_the_target_stays_clean() -> None:
     """The seventh phase's clips: the condition (VAE latents and image embedding) comes from the
     first frame after a VAE round trip, as a chained shot's hand-off frame does; the target is
@@ -344,3 +345,20 @@ def test_handoff_condition_is_the_round_tripped_first_frame_and_the_target_stays
     assert not torch.equal(clean["cond"], handed["cond"]) and not torch.equal(clean["image"], handed["image"])
     started_soft = np.concatenate([again[:, None], clips[:, 1:]], axis=1)
     assert torch.equal(handed["cond"], encode_clips(pipe, started_soft, prompts)["cond"])
+
+
+def test_the_handoff_phase_runs_without_the_two_shape_phase(tmp_path: Path) -> None:
+    """``--pair-steps 0`` still leaves the hand-off phase its two-shape half of each batch."""
+    from generation.training import video
+    from generation.training.vae import build_vae
+
+    build_vae().save_pretrained(tmp_path / "vae")
+    saved = video.train(
+        tmp_path, steps=2, batch=2, clips=4, eval_clips=2, threads=1, checkpoint_every=2, long_steps=0,
+        motion_steps=0, polish_steps=0, pair_steps=0, pair_clips=4, handoff_steps=2, handoff_clips=4,
+    )
+    assert (saved / "model_index.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["video", "video-handoff"]
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "video-eval-2x9.pt", "video-handoff-train-4x9.pt", "video-pairs-train-4x9.pt", "video-train-4x9.pt"
+    ]

@@ -44,9 +44,8 @@ MOTION_WEIGHT = 4.0
 SHAPE_WEIGHT = 4.0
 """`flow_loss`'s weight on the shapes' latent pixels in the optional fifth phase."""
 PAIR_SHARE = 0.5
-"""Share of each batch drawn from two-shape clips (`sample_pair_clips`) in the sixth and seventh phases."""
-HANDOFF_SHARE = 0.5
-"""Share of each batch, in the seventh phase, whose first frame went through a VAE round trip."""
+"""Share of each batch drawn from two-shape clips (`sample_pair_clips`) in the sixth and seventh
+phases; the seventh draws the rest from clips started from a round-tripped frame."""
 # Patch 1×1×1: at 64×64 a shape covers about 2×2 latent pixels, so a 2×2 patch would hide its
 # position inside one token; with one token a latent pixel, moving it is attending next door.
 TRANSFORMER_CONFIG = dict(
@@ -257,7 +256,7 @@ def train(
     that at ``0.3 lr``, then ``shape_steps`` more at ``0.3 lr`` also weighted toward the shapes
     where they stay (`SHAPE_WEIGHT`), then ``pair_steps`` more motion-weighted at ``0.3 lr`` with
     `PAIR_SHARE` of each batch from ``pair_clips`` two-shape clips (`sample_pair_clips`), then
-    ``handoff_steps`` more of that where the rest of each batch (`HANDOFF_SHARE`) comes from
+    ``handoff_steps`` more of that where the rest of each batch (1 − `PAIR_SHARE`) comes from
     ``handoff_clips`` clips whose condition is their first frame after a VAE round trip: a chained
     shot starts from a decoded frame, softer than a world frame, and learns to start clean again.
     """
@@ -272,7 +271,7 @@ def train(
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
     pair_set = None
-    if pair_steps:
+    if pair_steps or handoff_steps:  # the hand-off phase draws two-shape clips too
         pair_path = out / "cache" / f"video-pairs-train-{pair_clips}x{FRAMES}.pt"
         pair_set = build_cache(pipe, pair_path, pair_clips, "train", sampler=sample_pair_clips, name="video-pairs")
     handoff_set = None
