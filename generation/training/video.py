@@ -115,7 +115,12 @@ def condition_mask(batch: int, frames: int = FRAMES, size: int = SIZE, temporal:
 
 @torch.no_grad()
 def round_trip(vae: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
-    """uint8 frames (B, H, W, 3) through the VAE and back, as a hand-off frame comes out of a take."""
+    """uint8 frames (B, H, W, 3) through the VAE and back, as a hand-off frame comes out of a take.
+
+    `quality.roundtrip` does the same for one clip but rounds through `frames.to_uint8`, which
+    ties differently on a few pixels; this rounding is what the hand-off cache of the committed
+    weights was built with, so the two stay apart (quality imports this module, not the other
+    way round)."""
     y = vae.decode(vae.encode(to_tensor(frames[:, None])).latent_dist.mode()).sample[:, :, 0]
     return ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
