@@ -362,3 +362,66 @@ def test_the_handoff_phase_runs_without_the_two_shape_phase(tmp_path: Path) -> N
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
         "video-eval-2x9.pt", "video-handoff-train-4x9.pt", "video-pairs-train-4x9.pt", "video-train-4x9.pt"
     ]
+
+
+def test_the_transformer_fits_the_vaes_layout() -> None:
+    """The committed layout (8× space, 4× time) keeps the committed transformer's config; the 4×/2×
+    VAE gets two mask channels, its 16×16 latents a 2×2 patch (a token still covers 8×8 pixels)."""
+    from generation.training.vae import build_vae
+    from generation.training.video import TRANSFORMER_CONFIG, transformer_config
+
+    assert transformer_config(build_vae().config) == TRANSFORMER_CONFIG
+    compact = build_vae(layout="4x2").eval()
+    fitted = transformer_config(compact.config)
+    assert (fitted["in_channels"], fitted["out_channels"], fitted["patch_size"]) == (34, 16, (1, 2, 2))
+    x = torch.rand(1, 3, 9, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z = compact.encode(x).latent_dist.mode()
+        assert z.shape == (1, 16, 5, 8, 8)  # first frame, then two latent frames per chunk of four
+        assert compact.decode(z).sample.shape == x.shape
+
+
+def test_a_video_model_trains_on_a_4x2_vae_and_renders_through_the_real_paths(tmp_path: Path) -> None:
+    from generation.loading import load_pipeline
+    from generation.training import video
+    from generation.training.quality import render
+    from generation.training.vae import build_vae
+    from generation.world import Actor, draw_frame
+
+    build_vae(layout="4x2").save_pretrained(tmp_path / "vae")
+    saved = video.train(
+        tmp_path, steps=2, batch=2, clips=4, eval_clips=2, threads=1, checkpoint_every=2, long_steps=0,
+        motion_steps=2, polish_steps=0, pair_steps=0, pair_clips=4, handoff_steps=2, handoff_clips=4,
+    )
+    loaded = load_pipeline(str(saved))
+    assert loaded.pipe.transformer.config.in_channels == 34
+    frame = draw_frame((Actor("circle", "red", 0.3, 0.5),), "green")
+    frames = render(loaded, frame, "a red circle moves right on a green background.", seed=1, steps=2)
+    assert frames.shape == (9, 64, 64, 3) and frames.dtype == np.uint8
+
+
+@pytest.mark.slow
+def test_vae_training_in_the_4x2_layout_skips_windows_no_longer_than_the_first(tmp_path: Path) -> None:
+    from diffusers import AutoencoderKLWan
+
+    from generation.training import vae as vae_module
+
+    saved = vae_module.train(
+        tmp_path, steps=2, batch=2, threads=1, long_steps=5, decoder_rounds=0, layout="4x2", window=9,
+        checkpoint_every=2,
+    )
+    loaded = AutoencoderKLWan.from_pretrained(saved)
+    assert (loaded.config.scale_factor_spatial, loaded.config.scale_factor_temporal) == (4, 2)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["vae", "vae-full"]
+
+
+@pytest.mark.parametrize("window", ["6", "0", "21"])
+def test_vae_cli_refuses_a_window_the_vae_cannot_chunk(window: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from generation.training import vae as vae_module
+
+    with pytest.raises(SystemExit) as exit_:
+        vae_module.main(["--window", window])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "--window must be 1, 5, 9, 13 or 17 frames (the VAE encodes one frame, then chunks of four)" in error
+    assert error.rstrip().endswith(f"not {window}")

@@ -23,6 +23,7 @@ own VAE carries them, so the pipeline normalises latents the same way in trainin
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,13 @@ VAE_CONFIG = dict(
     num_res_blocks=1,
     temperal_downsample=[False, True, True],
 )
+LAYOUTS = {
+    "8x4": {},
+    "4x2": dict(dim_mult=[1, 2, 4], temperal_downsample=[False, True], scale_factor_spatial=4, scale_factor_temporal=2),
+}
+"""Downsampling, space × time, over `VAE_CONFIG`: ``8x4`` is Wan's own and the committed VAE's;
+``4x2`` keeps four times the latent pixels and twice the latent frames, so flat shapes come
+back with their edges (trained from scratch on 9-frame windows; see benchmarks/README.md)."""
 
 THREADS = 2
 """CPU threads by default: those the committed VAE was trained with (see `set_threads`)."""
@@ -49,11 +57,11 @@ SHAPE_WEIGHT = 4.0
 """Extra loss weight on pixels that are not the background, in the decoder phase."""
 
 
-def build_vae(decoder_base_dim: int | None = None) -> torch.nn.Module:
+def build_vae(decoder_base_dim: int | None = None, layout: str = "8x4") -> torch.nn.Module:
     from diffusers import AutoencoderKLWan
 
     torch.manual_seed(0)
-    return AutoencoderKLWan(**VAE_CONFIG, decoder_base_dim=decoder_base_dim)
+    return AutoencoderKLWan(**{**VAE_CONFIG, **LAYOUTS[layout]}, decoder_base_dim=decoder_base_dim)
 
 
 def widened(vae: torch.nn.Module, decoder_base_dim: int) -> torch.nn.Module:
@@ -66,9 +74,9 @@ def widened(vae: torch.nn.Module, decoder_base_dim: int) -> torch.nn.Module:
     return wide
 
 
-def evaluate(vae: torch.nn.Module, clips: int = 16) -> float:
-    """Mean PSNR (dB) of 17-frame reconstructions of held-out clips."""
-    video, _ = sample_clips(step_rng("vae-eval", 0), clips, frames=17, split="eval")
+def evaluate(vae: torch.nn.Module, clips: int = 16, frames: int = 17) -> float:
+    """Mean PSNR (dB) of ``frames``-frame reconstructions of held-out clips."""
+    video, _ = sample_clips(step_rng("vae-eval", 0), clips, frames=frames, split="eval")
     x = to_tensor(video)
     with torch.no_grad():
         y = torch.cat([vae.decode(vae.encode(x[i : i + 4]).latent_dist.mode()).sample for i in range(0, clips, 4)])
@@ -135,14 +143,18 @@ def train(
     decoder_rounds: int = 2,
     decoder_base_dim: int | None = None,
     decoder_lr: float | None = None,
+    layout: str = "8x4",
+    window: int = 5,
 ) -> Path | None:
     """Train (resuming if a checkpoint exists) and save ``<out>/vae``; returns that folder.
 
     ``decoder_base_dim`` (default: the encoder's width) trains phase 4 on a fresh, wider decoder
-    (at ``decoder_lr``, default ``lr``); the committed weights use the default.
+    (at ``decoder_lr``, default ``lr``); the committed weights use the default. ``layout`` is a
+    key of `LAYOUTS`; ``window`` the first phase's clip length (frames); a longer-window phase
+    no longer than it, or of 0 steps, is skipped.
     """
     set_threads(threads, THREADS)
-    vae = build_vae().train()
+    vae = build_vae(layout=layout).train()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     checkpoint = Checkpoint(out / "checkpoints" / "vae", every=checkpoint_every)
 
@@ -160,10 +172,17 @@ def train(
         loss = (y - x).abs().mean() + ((y - x) ** 2).mean() + 1e-4 * z.pow(2).mean()
         return loss, {"psnr": psnr(x, y.detach())}
 
-    if not fit("vae", vae, optimizer, loss_at, steps=steps, lr=lr, checkpoint=checkpoint, until=until, clip_grad=1.0, log_every=50):
+    first = partial(loss_at, frames=window)
+    done = fit(
+        "vae", vae, optimizer, first, steps=steps, lr=lr, checkpoint=checkpoint, until=until,
+        clip_grad=1.0, log_every=50,
+    )
+    if not done:
         return None
     # Longer windows, each phase from the previous one's weights with a fresh optimiser.
     for stage, frames, count in (("vae-long", 9, long_steps), ("vae-full", 17, long_steps * 2 // 5)):
+        if not count or frames <= window:
+            continue
         optimizer = torch.optim.AdamW(vae.parameters(), lr=lr / 3, weight_decay=0.0)
         fit(
             stage, vae, optimizer, lambda step, f=frames, s=stage: loss_at(step, frames=f, stage=s),
@@ -176,7 +195,7 @@ def train(
     for round_ in range(rounds):
         sharpen_decoder(vae, out, decoder_steps, lr=decoder_lr or lr, checkpoint_every=checkpoint_every, round_=round_)
     vae.eval()
-    log("vae held-out 17-frame reconstructions", psnr=evaluate(vae))
+    log("vae held-out reconstructions", psnr_9_frames=evaluate(vae, frames=9), psnr_17_frames=evaluate(vae))
     mean, std = latent_stats(vae)
     vae.register_to_config(latents_mean=mean, latents_std=std)
     vae.save_pretrained(out / "vae", safe_serialization=True)
@@ -192,16 +211,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--decoder-rounds", type=int, default=2, help="phase 4's warm restarts (0 skips it)")
     parser.add_argument("--decoder-base-dim", type=int, default=None, help="phase 4 on a fresh decoder this wide (default: as the encoder)")
     parser.add_argument("--decoder-lr", type=float, default=None, help="phase 4's peak learning rate (default: as the first phase)")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="8x4", help="downsampling, space x time")
+    parser.add_argument("--window", type=int, default=5, help="phase 1's clip length in frames (1 + a multiple of 4)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
     if args.decoder_base_dim is not None and args.decoder_base_dim < 1:
         parser.error(f"--decoder-base-dim must be a positive width, not {args.decoder_base_dim}")
+    if args.window < 1 or args.window > 17 or (args.window - 1) % 4:
+        parser.error(
+            "--window must be 1, 5, 9, 13 or 17 frames (the VAE encodes one frame, then chunks of four), "
+            f"not {args.window}"
+        )
     train(
         args.out, args.steps, args.batch, threads=args.threads, until=args.until,
         long_steps=args.long_steps, decoder_steps=args.decoder_steps, decoder_rounds=args.decoder_rounds,
-        decoder_base_dim=args.decoder_base_dim, decoder_lr=args.decoder_lr,
+        decoder_base_dim=args.decoder_base_dim, decoder_lr=args.decoder_lr, layout=args.layout, window=args.window,
     )
 
 

@@ -8,7 +8,8 @@ transformer trained here. Training inputs are made by the pipeline's own code pa
 what the transformer sees in training is what it sees in `pipe(...)`:
 
 - latents ``x0`` of a 9-frame clip (first frame + two chunks of four), normalised by the VAE's ``latents_mean`` / ``latents_std``;
-- the condition: a 4-channel first-frame mask and the latents of (first frame, zeros…);
+- the condition: the first-frame mask (a channel per frame of the VAE's time factor) and the
+  latents of (first frame, zeros…);
 - rectified flow: ``x_t = (1 − σ) x0 + σ ε``, timestep ``1000 σ``, target ``ε − x0``, with σ
   drawn through the scheduler's shift so training spends its steps where sampling does;
 - one caption in ten replaced by the empty prompt, for classifier-free guidance.
@@ -65,6 +66,19 @@ TRANSFORMER_CONFIG = dict(
 )
 
 
+def transformer_config(vae_config: object) -> dict:
+    """`TRANSFORMER_CONFIG` fitted to a VAE: its latents twice (noise and condition) and one mask
+    channel per frame of its temporal factor in, its latents out, and a patch that keeps a token
+    for 8×8 pixels (1×1 latent pixels at 8× downsampling, as the committed model; 2×2 at 4×)."""
+    patch = max(1, 8 // vae_config.scale_factor_spatial)
+    return {
+        **TRANSFORMER_CONFIG,
+        "in_channels": 2 * vae_config.z_dim + vae_config.scale_factor_temporal,
+        "out_channels": vae_config.z_dim,
+        "patch_size": (1, patch, patch),
+    }
+
+
 def build_pipeline(vae: torch.nn.Module) -> object:
     """The demo pipeline around a trained VAE: frozen random text and image encoders, a fresh
     transformer (seeded)."""
@@ -93,7 +107,7 @@ def build_pipeline(vae: torch.nn.Module) -> object:
         scheduler=FlowMatchEulerDiscreteScheduler(shift=SHIFT),
         image_processor=CLIPImageProcessor(crop_size=32, size=32),
         image_encoder=image_encoder,
-        transformer=WanTransformer3DModel(**TRANSFORMER_CONFIG),
+        transformer=WanTransformer3DModel(**transformer_config(vae.config)),
     )
 
 
@@ -104,11 +118,12 @@ def _normalise(pipe: object, z: torch.Tensor) -> torch.Tensor:
     return (z - mean) / std
 
 
-def condition_mask(batch: int, frames: int = FRAMES, size: int = SIZE, temporal: int = 4) -> torch.Tensor:
-    """The pipeline's first-frame mask, (batch, 4, latent frames, h, w): the first latent frame's
-    four channels are ones (they stand for the first frame), the rest zeros."""
-    latent_frames = (frames - 1) // temporal + 1
-    mask = torch.zeros(batch, temporal, latent_frames, size // 8, size // 8)
+def condition_mask(like: torch.Tensor, temporal: int) -> torch.Tensor:
+    """The pipeline's first-frame mask for latents ``like`` (B, C, F, h, w): (B, ``temporal``, F,
+    h, w), where ``temporal`` is the VAE's time factor; the first latent frame's channels are ones
+    (they stand for the first frame), the rest zeros."""
+    b, _, frames, h, w = like.shape
+    mask = like.new_zeros(b, temporal, frames, h, w)
     mask[:, :, 0] = 1.0
     return mask
 
@@ -195,8 +210,10 @@ def flow_loss(
     drop: float = 0.1,
     motion_weight: float = 0.0,
     shape_weight: float = 0.0,
+    temporal: int = 4,
 ) -> torch.Tensor:
-    """The rectified-flow loss of one batch (text dropped to the empty prompt with prob ``drop``).
+    """The rectified-flow loss of one batch (text dropped to the empty prompt with prob ``drop``);
+    ``temporal`` is the VAE's time factor, the first-frame mask's channel count.
 
     ``motion_weight`` > 0 weighs each latent pixel by ``1 + motion_weight × change / mean change``,
     where ``change`` is how far it is from the first latent frame: the moving shapes cover a few
@@ -215,7 +232,7 @@ def flow_loss(
     text[:, : batch["text"].shape[1]] = batch["text"]
     dropped = torch.rand(b, generator=generator) < drop
     text[dropped] = empty
-    model_input = torch.cat([xt, condition_mask(b), batch["cond"]], dim=1)
+    model_input = torch.cat([xt, condition_mask(x0, temporal), batch["cond"]], dim=1)
     pred = transformer(
         hidden_states=model_input,
         timestep=sigma.view(b) * 1000,
@@ -272,6 +289,7 @@ def train(
     train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}x{FRAMES}.pt", clips, "train")
     eval_set = build_cache(pipe, out / "cache" / f"video-eval-{eval_clips}x{FRAMES}.pt", eval_clips, "eval")
     empty = text_embeds(pipe, [""])[0]
+    temporal = pipe.vae.config.scale_factor_temporal
     transformer = pipe.transformer.train()
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
@@ -297,8 +315,9 @@ def train(
             pair_idx = torch.from_numpy(rng.choice(pair_set["x0"].shape[0], size=paired, replace=False))
             data = concat_batches(data, {k: v[pair_idx] for k, v in pair_set.items()})
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        loss = flow_loss(transformer, data, generator, empty, motion_weight=motion_weight, shape_weight=shape_weight)
-        figures = {"held_out": held_out_loss(transformer, eval_set, empty)} if (step + 1) % 100 == 0 else {}
+        weights = dict(motion_weight=motion_weight, shape_weight=shape_weight)
+        loss = flow_loss(transformer, data, generator, empty, **weights, temporal=temporal)
+        figures = {"held_out": held_out_loss(transformer, eval_set, empty, temporal)} if (step + 1) % 100 == 0 else {}
         return loss, figures
 
     done = fit(
@@ -342,13 +361,15 @@ def concat_batches(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> di
 
 
 @torch.no_grad()
-def held_out_loss(transformer: torch.nn.Module, eval_set: dict[str, torch.Tensor], empty: torch.Tensor) -> float:
+def held_out_loss(
+    transformer: torch.nn.Module, eval_set: dict[str, torch.Tensor], empty: torch.Tensor, temporal: int = 4
+) -> float:
     """Flow loss on held-out captions at fixed noise (comparable from step to step)."""
     was_training = transformer.training
     transformer.eval()
     generator = torch.Generator().manual_seed(0)
     batch = {k: v[:64] for k, v in eval_set.items()}
-    loss = flow_loss(transformer, batch, generator, empty, drop=0.0).item()
+    loss = flow_loss(transformer, batch, generator, empty, drop=0.0, temporal=temporal).item()
     transformer.train(was_training)
     return loss
 
