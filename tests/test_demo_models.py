@@ -220,3 +220,34 @@ def test_the_demo_storyboard_does_as_told_over_its_seed_schedule() -> None:
     assert whole >= 75, line  # 6 of 8
     for shot in ("s01", "s02", "s03", "s04"):
         assert f"{shot} moved 100%" in line, line
+
+
+def _vae_quality(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "vae_quality.py"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_vae_quality_splits_a_frame_into_edges_background_and_inside() -> None:
+    import importlib.util
+
+    script = Path(__file__).parents[1] / "benchmarks" / "vae_quality.py"
+    spec = importlib.util.spec_from_file_location("vae_quality", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    clip = np.zeros((1, 1, 16, 16, 3), dtype=np.uint8)
+    clip[0, 0, 4:12, 4:12] = (255, 0, 0)  # an 8×8 square
+    masks = {name: mask[0, 0] for name, mask in bench.regions(clip).items()}
+    assert masks["edge"].sum() == 10 * 10 - 6 * 6  # a ring two pixels wide, one each side of the border
+    assert masks["inside"].sum() == 6 * 6 and masks["inside"][7, 7]
+    assert masks["background"].sum() == 16 * 16 - 10 * 10 and masks["background"][0, 0]
+
+
+@pytest.mark.slow
+def test_vae_quality_reports_the_committed_vae_and_refuses_other_folders(tmp_path: Path) -> None:
+    ran = _vae_quality("--clips", "4", "--cases", "2")
+    assert ran.returncode == 0, ran.stderr
+    assert "8× space, 4× time, 16 latent channels" in ran.stdout
+    assert "dB (9 frames)" in ran.stdout and "of the error" in ran.stdout and "ceiling of (d)" in ran.stdout
+    refused = _vae_quality(str(tmp_path))
+    assert refused.returncode == 2 and "not a VAE folder (no config.json)" in refused.stderr
