@@ -251,3 +251,17 @@ def test_vae_quality_reports_the_committed_vae_and_refuses_other_folders(tmp_pat
     assert "dB (9 frames)" in ran.stdout and "of the error" in ran.stdout and "ceiling of (d)" in ran.stdout
     refused = _vae_quality(str(tmp_path))
     assert refused.returncode == 2 and "not a VAE folder (no config.json)" in refused.stderr
+
+
+def test_the_staged_4x2_vae_loads_and_reconstructs_held_out_clips_sharper_than_the_committed_one() -> None:
+    """`generation/weights/next-4x2/vae` (benchmarks/README.md: 24.9 dB on 16 held-out 9-frame
+    clips against 22.1) through ``from_pretrained``, as the pipeline loads a VAE."""
+    from diffusers import AutoencoderKLWan
+
+    from generation.training.vae import evaluate
+
+    staged = AutoencoderKLWan.from_pretrained(WEIGHTS / "next-4x2" / "vae").eval()
+    committed = AutoencoderKLWan.from_pretrained(trained_model() / "vae").eval()
+    assert (staged.config.scale_factor_spatial, staged.config.scale_factor_temporal) == (4, 2)
+    assert staged.config.latents_std != [1.0] * 16  # trained latent statistics
+    assert evaluate(staged, clips=4, frames=9) > evaluate(committed, clips=4, frames=9) + 1.5
