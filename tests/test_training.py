@@ -425,3 +425,42 @@ def test_vae_cli_refuses_a_window_the_vae_cannot_chunk(window: str, capsys: pyte
     error = capsys.readouterr().err
     assert "--window must be 1, 5, 9, 13 or 17 frames (the VAE encodes one frame, then chunks of four)" in error
     assert error.rstrip().endswith(f"not {window}")
+
+
+def test_video_training_goes_on_from_saved_weights_as_if_the_stages_before_had_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import load_file
+
+    from generation.training import video
+    from generation.training.vae import build_vae
+
+    out = tmp_path / "run"
+    build_vae().save_pretrained(out / "vae")
+    transformer = video.build_pipeline(build_vae()).transformer
+    with torch.no_grad():
+        for p in transformer.parameters():
+            p.add_(0.01)  # not the seeded initial weights
+    transformer.save_pretrained(tmp_path / "staged")
+    phases = dict(steps=2, long_steps=3, motion_steps=0, polish_steps=0, pair_steps=0, handoff_steps=0)
+    saved = video.train(
+        out, batch=2, clips=4, eval_clips=2, threads=1, checkpoint_every=2, **phases,
+        start_from=tmp_path / "staged", start_after="video-long",
+    )
+    assert "video-long: laid down" in capsys.readouterr().out
+    weights = load_file(saved / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(weights[k], v) for k, v in transformer.state_dict().items())  # no step re-run
+    checkpoints = (out / "checkpoints").iterdir()
+    steps = {p.name: torch.load(p / "checkpoint.pt", weights_only=True)["step"] for p in checkpoints}
+    assert steps == {"video": 2, "video-long": 3}
+
+
+def test_video_cli_wants_start_from_and_start_after_together(capsys: pytest.CaptureFixture[str]) -> None:
+    from generation.training import video
+
+    with pytest.raises(SystemExit) as exit_:
+        video.main(["--start-after", "video-long"])
+    assert exit_.value.code == 2 and "--start-from and --start-after go together" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        video.main(["--start-from", "/nonexistent", "--start-after", "video"])
+    assert "not a saved transformer folder (no config.json)" in capsys.readouterr().err

@@ -269,6 +269,8 @@ def train(
     pair_clips: int = 2000,
     handoff_steps: int = 3000,
     handoff_clips: int = 2000,
+    start_from: Path | None = None,
+    start_after: str | None = None,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
 
@@ -281,6 +283,10 @@ def train(
     ``handoff_steps`` more of that where the rest of each batch (1 − `PAIR_SHARE`) comes from
     ``handoff_clips`` clips whose condition is their first frame after a VAE round trip: a chained
     shot starts from a decoded frame, softer than a world frame, and learns to start clean again.
+
+    ``start_from`` (a saved transformer folder) with ``start_after`` (a stage name, `STAGES`):
+    train on from those weights as if every stage up to that one had run, as the committed weights
+    were trained phase by phase (`lay_down`).
     """
     from diffusers import AutoencoderKLWan
 
@@ -293,6 +299,9 @@ def train(
     transformer = pipe.transformer.train()
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
+    if start_from is not None:
+        counts = (steps, long_steps, motion_steps, polish_steps, shape_steps, pair_steps, handoff_steps)
+        lay_down(out, start_from, dict(zip(STAGES[: STAGES.index(start_after) + 1], counts)), transformer)
     pair_set = None
     if pair_steps or handoff_steps:  # the hand-off phase draws two-shape clips too
         pair_path = out / "cache" / f"video-pairs-train-{pair_clips}x{FRAMES}.pt"
@@ -350,6 +359,28 @@ def train(
     return target
 
 
+STAGES = ("video", "video-long", "video-more", "video-polish", "video-shape", "video-pairs", "video-handoff")
+"""The transformer's phases in the order they run (their checkpoint folders)."""
+
+
+def lay_down(out: Path, start_from: Path, stages: dict[str, int], transformer: torch.nn.Module) -> None:
+    """Write the transformer weights saved in ``start_from`` as the finished checkpoint of each of
+    ``stages`` (name → its step count; a stage of 0 steps is skipped), so that `train` goes on
+    from them with the next stage. Stages that already have a checkpoint are left as they are."""
+    from diffusers import WanTransformer3DModel
+
+    weights = WanTransformer3DModel.from_pretrained(start_from).state_dict()
+    if weights.keys() != transformer.state_dict().keys():
+        raise ValueError(f"{start_from}: not a transformer of this pipeline's shape")
+    fresh = torch.optim.AdamW(transformer.parameters()).state_dict()
+    for stage, count in stages.items():
+        checkpoint = Checkpoint(out / "checkpoints" / stage)
+        if count and not checkpoint.path.is_file():
+            checkpoint.directory.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": weights, "optimizer": fresh, "step": count}, checkpoint.path)
+            log(f"{stage}: laid down {start_from} as its finished checkpoint (step {count})")
+
+
 def concat_batches(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Two cached batches as one; the text embeddings padded (with zeros) to the longer width."""
     width = max(a["text"].shape[1], b["text"].shape[1])
@@ -388,13 +419,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--handoff-steps", type=int, default=3000, help="a seventh, half of each batch from round-tripped first frames"
     )
+    parser.add_argument("--start-from", type=Path, default=None, help="a saved transformer folder to go on from")
+    parser.add_argument("--start-after", choices=STAGES, default=None, help="with --start-from: the last stage it finished")
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
+    if (args.start_from is None) != (args.start_after is None):
+        parser.error("--start-from and --start-after go together: the weights, and the last stage that made them")
+    if args.start_from is not None and not (args.start_from / "config.json").is_file():
+        parser.error(f"--start-from {args.start_from}: not a saved transformer folder (no config.json)")
     train(
         args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
         long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
         shape_steps=args.shape_steps, pair_steps=args.pair_steps, handoff_steps=args.handoff_steps,
+        start_from=args.start_from, start_after=args.start_after,
     )
 
 
