@@ -420,7 +420,9 @@ def main(argv: list[str] | None = None) -> None:
         "--handoff-steps", type=int, default=3000, help="a seventh, half of each batch from round-tripped first frames"
     )
     parser.add_argument("--start-from", type=Path, default=None, help="a saved transformer folder to go on from")
-    parser.add_argument("--start-after", choices=STAGES, default=None, help="with --start-from: the last stage it finished")
+    parser.add_argument(
+        "--start-after", choices=STAGES, default=None, help="with --start-from: the last stage it finished"
+    )
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
