@@ -265,3 +265,24 @@ def test_the_staged_4x2_vae_loads_and_reconstructs_held_out_clips_sharper_than_t
     assert (staged.config.scale_factor_spatial, staged.config.scale_factor_temporal) == (4, 2)
     assert staged.config.latents_std != [1.0] * 16  # trained latent statistics
     assert evaluate(staged, clips=4, frames=9) > evaluate(committed, clips=4, frames=9) + 1.5
+
+
+def test_the_staged_transformer_fits_the_staged_vae_and_renders_through_the_real_paths(tmp_path: Path) -> None:
+    """`generation/weights/next-4x2`: the transformer retrained so far on the 4×/2× VAE's latents,
+    assembled with the demo pipeline's frozen parts as `python -m generation.training.video`
+    saves it, loads through `load_pipeline` and renders a 9-frame take."""
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    from generation.training.video import build_pipeline, transformer_config
+
+    staged = WEIGHTS / "next-4x2"
+    pipe = build_pipeline(AutoencoderKLWan.from_pretrained(staged / "vae"))
+    pipe.transformer = WanTransformer3DModel.from_pretrained(staged / "transformer")
+    fitted = transformer_config(pipe.vae.config)
+    config = {k: pipe.transformer.config[k] for k in fitted} | {"patch_size": tuple(pipe.transformer.config.patch_size)}
+    assert config == fitted and fitted["in_channels"] == 34
+    pipe.save_pretrained(tmp_path / "tiny-wan-i2v", safe_serialization=True)
+    loaded = load_pipeline(str(tmp_path / "tiny-wan-i2v"))
+    frame = draw_frame((Actor("circle", "red", 0.3, 0.5),), "black")
+    frames = quality.render(loaded, frame, "a red circle moves right on a black background.", seed=1, steps=2)
+    assert frames.shape == (9, 64, 64, 3)
