@@ -464,3 +464,18 @@ def test_video_cli_wants_start_from_and_start_after_together(capsys: pytest.Capt
     with pytest.raises(SystemExit):
         video.main(["--start-from", "/nonexistent", "--start-after", "video"])
     assert "not a saved transformer folder (no config.json)" in capsys.readouterr().err
+
+
+def test_video_cli_refuses_weights_that_do_not_fit_the_vae(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A transformer trained on the committed VAE's latents cannot go on with a 4×/2× VAE."""
+    from generation.training import video
+    from generation.training.vae import build_vae
+
+    build_vae(layout="4x2").save_pretrained(tmp_path / "vae")
+    video.build_pipeline(build_vae()).transformer.save_pretrained(tmp_path / "old")
+    args = ["--out", str(tmp_path), "--clips", "4", "--threads", "1", "--start-from", str(tmp_path / "old")]
+    with pytest.raises(SystemExit) as exit_:
+        video.main([*args, "--start-after", "video"])
+    assert exit_.value.code == 2
+    assert "its tensors do not fit this VAE's transformer" in capsys.readouterr().err
+    assert not (tmp_path / "checkpoints" / "video").exists()  # nothing laid down

@@ -292,6 +292,9 @@ def train(
 
     set_threads(threads, THREADS)
     pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"))
+    if start_from is not None:  # before the caches: weights that do not fit fail fast
+        counts = (steps, long_steps, motion_steps, polish_steps, shape_steps, pair_steps, handoff_steps)
+        lay_down(out, start_from, dict(zip(STAGES[: STAGES.index(start_after) + 1], counts)), pipe.transformer)
     train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}x{FRAMES}.pt", clips, "train")
     eval_set = build_cache(pipe, out / "cache" / f"video-eval-{eval_clips}x{FRAMES}.pt", eval_clips, "eval")
     empty = text_embeds(pipe, [""])[0]
@@ -299,9 +302,6 @@ def train(
     transformer = pipe.transformer.train()
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
-    if start_from is not None:
-        counts = (steps, long_steps, motion_steps, polish_steps, shape_steps, pair_steps, handoff_steps)
-        lay_down(out, start_from, dict(zip(STAGES[: STAGES.index(start_after) + 1], counts)), transformer)
     pair_set = None
     if pair_steps or handoff_steps:  # the hand-off phase draws two-shape clips too
         pair_path = out / "cache" / f"video-pairs-train-{pair_clips}x{FRAMES}.pt"
@@ -359,6 +359,10 @@ def train(
     return target
 
 
+class WeightsMismatch(ValueError):
+    """Saved transformer weights that do not fit the pipeline being trained."""
+
+
 STAGES = ("video", "video-long", "video-more", "video-polish", "video-shape", "video-pairs", "video-handoff")
 """The transformer's phases in the order they run (their checkpoint folders)."""
 
@@ -370,8 +374,9 @@ def lay_down(out: Path, start_from: Path, stages: dict[str, int], transformer: t
     from diffusers import WanTransformer3DModel
 
     weights = WanTransformer3DModel.from_pretrained(start_from).state_dict()
-    if weights.keys() != transformer.state_dict().keys():
-        raise ValueError(f"{start_from}: not a transformer of this pipeline's shape")
+    shapes = {k: v.shape for k, v in transformer.state_dict().items()}
+    if {k: v.shape for k, v in weights.items()} != shapes:
+        raise WeightsMismatch(f"--start-from {start_from}: its tensors do not fit this VAE's transformer")
     fresh = torch.optim.AdamW(transformer.parameters()).state_dict()
     for stage, count in stages.items():
         checkpoint = Checkpoint(out / "checkpoints" / stage)
@@ -430,12 +435,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--start-from and --start-after go together: the weights, and the last stage that made them")
     if args.start_from is not None and not (args.start_from / "config.json").is_file():
         parser.error(f"--start-from {args.start_from}: not a saved transformer folder (no config.json)")
-    train(
-        args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
-        long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
-        shape_steps=args.shape_steps, pair_steps=args.pair_steps, handoff_steps=args.handoff_steps,
-        start_from=args.start_from, start_after=args.start_after,
-    )
+    try:
+        train(
+            args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
+            long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
+            shape_steps=args.shape_steps, pair_steps=args.pair_steps, handoff_steps=args.handoff_steps,
+            start_from=args.start_from, start_after=args.start_after,
+        )
+    except WeightsMismatch as exc:
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":
