@@ -254,7 +254,7 @@ def test_vae_quality_reports_the_committed_vae_and_refuses_other_folders(tmp_pat
 
 
 def test_the_staged_4x2_vae_loads_and_reconstructs_held_out_clips_sharper_than_the_committed_one() -> None:
-    """`generation/weights/next-4x2/vae` (benchmarks/README.md: 24.9 dB on 16 held-out 9-frame
+    """`generation/weights/next-4x2/vae` (benchmarks/README.md: 25.0 dB on 16 held-out 9-frame
     clips against 22.1) through ``from_pretrained``, as the pipeline loads a VAE."""
     from diffusers import AutoencoderKLWan
 
