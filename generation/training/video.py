@@ -251,6 +251,10 @@ def flow_loss(
     return (weight * error).mean() / weight.mean()
 
 
+STAGES = ("video", "video-long", "video-more", "video-polish", "video-shape", "video-pairs", "video-handoff")
+"""The transformer's phases in the order they run (their checkpoint folders)."""
+
+
 def train(
     out: Path,
     steps: int = 2500,
@@ -292,9 +296,11 @@ def train(
 
     set_threads(threads, THREADS)
     pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"))
+    counts = (steps, long_steps, motion_steps, polish_steps, shape_steps, pair_steps, handoff_steps)
+    steps_of = dict(zip(STAGES, counts, strict=True))
     if start_from is not None:  # before the caches: weights that do not fit fail fast
-        counts = (steps, long_steps, motion_steps, polish_steps, shape_steps, pair_steps, handoff_steps)
-        lay_down(out, start_from, dict(zip(STAGES[: STAGES.index(start_after) + 1], counts)), pipe.transformer)
+        finished = STAGES[: STAGES.index(start_after) + 1]
+        lay_down(out, start_from, {stage: steps_of[stage] for stage in finished}, pipe.transformer)
     train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}x{FRAMES}.pt", clips, "train")
     eval_set = build_cache(pipe, out / "cache" / f"video-eval-{eval_clips}x{FRAMES}.pt", eval_clips, "eval")
     empty = text_embeds(pipe, [""])[0]
@@ -335,15 +341,16 @@ def train(
     )
     if not done:
         return None
-    phases = (
-        ("video-long", long_steps, 0.0, 0.0, 0.6 * lr, False, False),
-        ("video-more", motion_steps, MOTION_WEIGHT, 0.0, 0.6 * lr, False, False),
-        ("video-polish", polish_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, False, False),
-        ("video-shape", shape_steps, MOTION_WEIGHT, SHAPE_WEIGHT, 0.3 * lr, False, False),
-        ("video-pairs", pair_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, True, False),
-        ("video-handoff", handoff_steps, MOTION_WEIGHT, 0.0, 0.3 * lr, True, True),
+    phases = (  # stage: motion weight, shape weight, peak lr, two-shape half, hand-off half
+        ("video-long", 0.0, 0.0, 0.6 * lr, False, False),
+        ("video-more", MOTION_WEIGHT, 0.0, 0.6 * lr, False, False),
+        ("video-polish", MOTION_WEIGHT, 0.0, 0.3 * lr, False, False),
+        ("video-shape", MOTION_WEIGHT, SHAPE_WEIGHT, 0.3 * lr, False, False),
+        ("video-pairs", MOTION_WEIGHT, 0.0, 0.3 * lr, True, False),
+        ("video-handoff", MOTION_WEIGHT, 0.0, 0.3 * lr, True, True),
     )
-    for stage, phase_steps, weight, shape, peak, pairs, handoff in phases:
+    for stage, weight, shape, peak, pairs, handoff in phases:
+        phase_steps = steps_of[stage]
         if not phase_steps:
             continue
         optimizer = torch.optim.AdamW(transformer.parameters(), lr=peak, weight_decay=0.01)
@@ -361,10 +368,6 @@ def train(
 
 class WeightsMismatch(ValueError):
     """Saved transformer weights that do not fit the pipeline being trained."""
-
-
-STAGES = ("video", "video-long", "video-more", "video-polish", "video-shape", "video-pairs", "video-handoff")
-"""The transformer's phases in the order they run (their checkpoint folders)."""
 
 
 def lay_down(out: Path, start_from: Path, stages: dict[str, int], transformer: torch.nn.Module) -> None:
