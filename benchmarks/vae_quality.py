@@ -30,8 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from generation.tiny import trained_model  # noqa: E402
-from generation.training.common import step_rng, to_tensor  # noqa: E402
-from generation.training.data import sample_clips  # noqa: E402
+from generation.training.common import decibels, to_tensor  # noqa: E402
 from generation.training.quality import (  # noqa: E402
     FRAMES,
     keeps_colours,
@@ -40,7 +39,7 @@ from generation.training.quality import (  # noqa: E402
     roundtrip,
     roundtrip_accuracy,
 )
-from generation.training.vae import evaluate  # noqa: E402
+from generation.training.vae import evaluate, held_out_clips, reconstruct  # noqa: E402
 from generation.world import render_clip  # noqa: E402
 
 
@@ -57,19 +56,18 @@ def regions(clips: np.ndarray) -> dict[str, np.ndarray]:
     return {"edge": edge, "background": background, "inside": ~edge & ~background}
 
 
-@torch.no_grad()
-def error_split(vae: torch.nn.Module, clips: int) -> dict[str, tuple[float, float, float]]:
-    """Per region: (share of pixels, share of the squared error, PSNR there) on held-out clips."""
-    video, _ = sample_clips(step_rng("vae-eval", 0), clips, frames=FRAMES, split="eval")
+def error_split(vae: torch.nn.Module, clips: int) -> tuple[float, dict[str, tuple[float, float, float]]]:
+    """PSNR of the held-out `FRAMES`-frame clips, and per region (share of pixels, share of the
+    squared error, PSNR there)."""
+    video = held_out_clips(clips, FRAMES)
     x = to_tensor(video)
-    y = torch.cat([vae.decode(vae.encode(x[i : i + 4]).latent_dist.mode()).sample for i in range(0, clips, 4)])
-    squared = ((y.clamp(-1, 1) - x) ** 2).mean(1).numpy()  # (B, F, H, W)
+    squared = ((reconstruct(vae, x).clamp(-1, 1) - x) ** 2).mean(1).numpy()  # (B, F, H, W)
     total = squared.sum()
     split = {}
     for name, mask in regions(video).items():
         mse = float(squared[mask].mean()) if mask.any() else 0.0
-        split[name] = (float(mask.mean()), float(squared[mask].sum() / total), 10 * np.log10(4.0 / max(mse, 1e-12)))
-    return split
+        split[name] = (float(mask.mean()), float(squared[mask].sum() / total), decibels(mse))
+    return decibels(float(squared.mean())), split
 
 
 def colour_ceiling(vae: torch.nn.Module, count: int) -> float:
@@ -87,22 +85,21 @@ def report(folder: Path, clips: int, cases: int) -> None:
     vae = AutoencoderKLWan.from_pretrained(folder).eval()
     config = vae.config
     params = sum(p.numel() for p in vae.parameters())
-    x = to_tensor(sample_clips(step_rng("vae-timing", 0), 1, frames=FRAMES, split="eval")[0])
-    with torch.no_grad():
-        vae.decode(vae.encode(x).latent_dist.mode())  # warm-up
-        started = time.perf_counter()
-        for _ in range(3):
-            vae.decode(vae.encode(x).latent_dist.mode())
+    x = to_tensor(held_out_clips(1, FRAMES))
+    reconstruct(vae, x)  # warm-up
+    started = time.perf_counter()
+    for _ in range(3):
+        reconstruct(vae, x)
     seconds = (time.perf_counter() - started) / 3
     print(
         f"{folder}\n  {config.scale_factor_spatial}× space, {config.scale_factor_temporal}× time, "
         f"{config.z_dim} latent channels; {params / 1e6:.2f} M parameters ({params * 4 / 2**20:.1f} MB fp32); "
         f"{seconds:.2f} s per {FRAMES}-frame round trip"
     )
-    print(f"  PSNR, {clips} held-out clips: {evaluate(vae, clips, frames=9):.1f} dB (9 frames), "
+    overall, split = error_split(vae, clips)
+    print(f"  PSNR, {clips} held-out clips: {overall:.1f} dB ({FRAMES} frames), "
           f"{evaluate(vae, clips, frames=17):.1f} dB (17 frames)")
-    split = error_split(vae, clips)
-    print("  error, 9-frame clips: " + "; ".join(
+    print(f"  error, {FRAMES}-frame clips: " + "; ".join(
         f"{name} {pixels:.0%} of pixels, {share:.0%} of the error, {db:.1f} dB"
         for name, (pixels, share, db) in split.items()
     ))

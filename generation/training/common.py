@@ -77,10 +77,14 @@ def log(message: str, **figures: Any) -> None:
     print(" ".join(parts), file=sys.stdout, flush=True)
 
 
+def decibels(mse: float) -> float:
+    """Peak signal-to-noise ratio in dB of a mean squared error between values in [-1, 1]."""
+    return float(10 * np.log10(4.0 / max(mse, 1e-12)))
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """Peak signal-to-noise ratio in dB of two tensors in [-1, 1]."""
-    mse = torch.mean((a.clamp(-1, 1) - b.clamp(-1, 1)) ** 2).item()
-    return float(10 * np.log10(4.0 / max(mse, 1e-12)))
+    return decibels(torch.mean((a.clamp(-1, 1) - b.clamp(-1, 1)) ** 2).item())
 
 
 def to_tensor(clips: np.ndarray) -> torch.Tensor:

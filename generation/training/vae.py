@@ -74,13 +74,22 @@ def widened(vae: torch.nn.Module, decoder_base_dim: int) -> torch.nn.Module:
     return wide
 
 
+@torch.no_grad()
+def reconstruct(vae: torch.nn.Module, x: torch.Tensor, chunk: int = 4) -> torch.Tensor:
+    """Clips ``x`` (B, 3, F, H, W) encoded (posterior mode) and decoded, ``chunk`` at a time."""
+    parts = [vae.decode(vae.encode(x[i : i + chunk]).latent_dist.mode()).sample for i in range(0, len(x), chunk)]
+    return torch.cat(parts)
+
+
+def held_out_clips(clips: int = 16, frames: int = 17) -> np.ndarray:
+    """The held-out clips every VAE figure is measured on, uint8 (clips, frames, 64, 64, 3)."""
+    return sample_clips(step_rng("vae-eval", 0), clips, frames=frames, split="eval")[0]
+
+
 def evaluate(vae: torch.nn.Module, clips: int = 16, frames: int = 17) -> float:
     """Mean PSNR (dB) of ``frames``-frame reconstructions of held-out clips."""
-    video, _ = sample_clips(step_rng("vae-eval", 0), clips, frames=frames, split="eval")
-    x = to_tensor(video)
-    with torch.no_grad():
-        y = torch.cat([vae.decode(vae.encode(x[i : i + 4]).latent_dist.mode()).sample for i in range(0, clips, 4)])
-    return psnr(x, y)
+    x = to_tensor(held_out_clips(clips, frames))
+    return psnr(x, reconstruct(vae, x))
 
 
 @torch.no_grad()
