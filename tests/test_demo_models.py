@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +17,7 @@ from generation.training import quality
 from generation.training.quality import motion_accuracy, motion_cases, pair_accuracy, pair_cases, roundtrip_accuracy
 from generation.world import Actor, ClipSpec, draw_frame
 from shots.loading import load_storyboard
-from tests.conftest import DEMO, run_cli
+from tests.conftest import DEMO, run_benchmark, run_cli
 
 pytestmark = pytest.mark.skipif(trained_model() is None, reason="no trained demo weights in generation/weights")
 
@@ -172,23 +169,17 @@ def test_make_demo_renders_a_cut_where_each_shot_does_what_it_says(prefect_harne
     assert len(list((home / "demo" / "cuts").glob("cut-*.mp4"))) == 1
 
 
-def _demo_quality(*args: str) -> subprocess.CompletedProcess[str]:
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "demo_quality.py"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=600)
-
-
 def test_demo_quality_refuses_bad_measures_and_storyboards_before_loading_models(write) -> None:
-    assert "letters from abcde" in _demo_quality("--measures", "x").stderr
-    missing = _demo_quality("--measures", "e", "--storyboard", "/nonexistent/board.yaml")
+    assert "letters from abcde" in run_benchmark("demo_quality.py", "--measures", "x").stderr
+    missing = run_benchmark("demo_quality.py", "--measures", "e", "--storyboard", "/nonexistent/board.yaml")
     assert missing.returncode == 2 and "board.yaml: file not found" in missing.stderr
     shots = "      - {id: s1, prompt: a red circle dances}\n"
     board = write("board.yaml", "title: t\nscenes:\n  - id: a\n    shots:\n" + shots)
-    no_keyframe = _demo_quality("--measures", "e", "--storyboard", str(board))
+    no_keyframe = run_benchmark("demo_quality.py", "--measures", "e", "--storyboard", str(board))
     assert no_keyframe.returncode == 2 and "start from a reference keyframe" in no_keyframe.stderr
     write("k.png", (DEMO.parent / "keyframes" / "arrival.png").read_bytes())
     board.write_text(board.read_text().replace("dances}", "dances, reference: k.png}"))
-    outside = _demo_quality("--measures", "e", "--storyboard", str(board))
+    outside = run_benchmark("demo_quality.py", "--measures", "e", "--storyboard", str(board))
     assert outside.returncode == 2 and "shot s1: (e) judges captions of the world only" in outside.stderr
 
 
@@ -201,7 +192,7 @@ def test_demo_quality_runs_a_storyboard_and_judges_each_shot(write) -> None:
         "      - {id: s1, prompt: a red circle moves right on a black background, reference: k.png, duration: 2}\n"
         "      - {id: s2, prompt: a red circle moves left on a black background, duration: 2}\n",
     )
-    done = _demo_quality("--measures", "e", "--runs", "2", "--storyboard", str(board))
+    done = run_benchmark("demo_quality.py", "--measures", "e", "--runs", "2", "--storyboard", str(board))
     assert done.returncode == 0, done.stderr
     line = next(row for row in done.stdout.splitlines() if row.startswith("(e)"))
     assert line.startswith("(e) board.yaml, 2 runs: every shot as told in ")
@@ -213,7 +204,7 @@ def test_the_demo_storyboard_does_as_told_over_its_seed_schedule() -> None:
     """(e) on the first 8 runs of the demo's seed schedule: every shot moves as its caption says
     in every run, and every shot also keeps its colours in 8 of 8 today (57 of 60 over 60 runs;
     benchmarks/README.md); this guards 6 of 8."""
-    done = _demo_quality("--measures", "e", "--runs", "8")
+    done = run_benchmark("demo_quality.py", "--measures", "e", "--runs", "8")
     assert done.returncode == 0, done.stderr
     line = next(row for row in done.stdout.splitlines() if row.startswith("(e)"))
     whole = int(line.split("every shot as told in ")[1].split("%")[0])
@@ -222,19 +213,8 @@ def test_the_demo_storyboard_does_as_told_over_its_seed_schedule() -> None:
         assert f"{shot} moved 100%" in line, line
 
 
-def _vae_quality(*args: str) -> subprocess.CompletedProcess[str]:
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "vae_quality.py"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=600)
-
-
-def test_vae_quality_splits_a_frame_into_edges_background_and_inside() -> None:
-    import importlib.util
-
-    script = Path(__file__).parents[1] / "benchmarks" / "vae_quality.py"
-    spec = importlib.util.spec_from_file_location("vae_quality", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_vae_quality_splits_a_frame_into_edges_background_and_inside(benchmark_module) -> None:
+    bench = benchmark_module("vae_quality")
     clip = np.zeros((1, 1, 16, 16, 3), dtype=np.uint8)
     clip[0, 0, 4:12, 4:12] = (255, 0, 0)  # an 8×8 square
     masks = {name: mask[0, 0] for name, mask in bench.regions(clip).items()}
@@ -245,11 +225,11 @@ def test_vae_quality_splits_a_frame_into_edges_background_and_inside() -> None:
 
 @pytest.mark.slow
 def test_vae_quality_reports_the_committed_vae_and_refuses_other_folders(tmp_path: Path) -> None:
-    ran = _vae_quality("--clips", "4", "--cases", "2")
+    ran = run_benchmark("vae_quality.py", "--clips", "4", "--cases", "2")
     assert ran.returncode == 0, ran.stderr
     assert "8× space, 4× time, 16 latent channels" in ran.stdout
     assert "dB (9 frames)" in ran.stdout and "of the error" in ran.stdout and "ceiling of (d)" in ran.stdout
-    refused = _vae_quality(str(tmp_path))
+    refused = run_benchmark("vae_quality.py", str(tmp_path))
     assert refused.returncode == 2 and "not a VAE folder (no config.json)" in refused.stderr
 
 

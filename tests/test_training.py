@@ -243,18 +243,13 @@ def test_train_demo_models_runs_every_stage_and_installs_models_that_load(
 
 
 def test_compare_weights_reports_identical_and_drifted_tensors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], benchmark_module
 ) -> None:
-    import importlib.util
     import shutil
-    import sys
 
     from safetensors.torch import save_file
 
-    spec = importlib.util.spec_from_file_location("compare_weights", Path(__file__).parents[1] / "benchmarks" / "compare_weights.py")
-    compare = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, compare)  # dataclasses look their module up
-    spec.loader.exec_module(compare)
+    compare = benchmark_module("compare_weights")
     from generation.tiny import trained_scorer
 
     original, copy = Path(trained_scorer()), tmp_path / "copy"
