@@ -33,6 +33,9 @@ def _prefect_env() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The ephemeral server's first start on a fresh machine creates and migrates its database:
+    # past Prefect's 20 s default on 2 CPU cores, so `make demo`'s first run failed there.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _run_render(job: Any, total: int, as_json: bool) -> dict[str, Any]:
