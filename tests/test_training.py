@@ -224,7 +224,7 @@ def test_train_demo_models_runs_every_stage_and_installs_models_that_load(
     training.main(["--out", str(out), "--install", str(weights), "--threads", "1"])
     stages = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert stages == sorted(
-        ["vae", "vae-long", "vae-full", "vae-decoder", "vae-decoder-2", "video", "video-long", "video-more",
+        ["vae", "vae-full", "vae-decoder", "vae-decoder-2", "video", "video-long", "video-more",
          "video-polish", "video-shape", "video-pairs", "video-handoff", "clip"]
     )
     assert sorted(p.name for p in weights.iterdir()) == ["tiny-clip", "tiny-wan-i2v"]
@@ -474,3 +474,31 @@ def test_video_cli_refuses_weights_that_do_not_fit_the_vae(tmp_path: Path, capsy
     assert exit_.value.code == 2
     assert "its tensors do not fit this VAE's transformer" in capsys.readouterr().err
     assert not (tmp_path / "checkpoints" / "video").exists()  # nothing laid down
+
+
+def test_video_cli_trains_a_transformer_of_the_sizes_asked_for(tmp_path: Path) -> None:
+    """``--layers/--heads/--head-dim/--ffn`` size the transformer it trains and saves; ``--device
+    cpu`` trains where it says (``auto``, the default, takes CUDA only where there is one)."""
+    from diffusers import WanTransformer3DModel
+
+    from generation.training import video
+    from generation.training.vae import build_vae
+
+    build_vae(layout="4x2").save_pretrained(tmp_path / "vae")
+    phases = ["--steps", "2", "--long-steps", "0", "--motion-steps", "0", "--polish-steps", "0", "--pair-steps", "0",
+              "--handoff-steps", "0"]
+    sizes = ["--layers", "1", "--heads", "2", "--head-dim", "12", "--ffn", "32"]
+    video.main(["--out", str(tmp_path), "--clips", "4", "--batch", "2", "--threads", "1", "--device", "cpu", *phases, *sizes])
+    config = WanTransformer3DModel.load_config(tmp_path / "tiny-wan-i2v" / "transformer")
+    assert (config["num_layers"], config["num_attention_heads"], config["attention_head_dim"], config["ffn_dim"]) == (1, 2, 12, 32)
+    assert config["in_channels"] == 34
+    assert video.resolve_device("cpu") == "cpu"
+    assert video.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_transformer_config_refuses_a_size_it_does_not_know() -> None:
+    from generation.training.vae import build_vae
+    from generation.training.video import transformer_config
+
+    with pytest.raises(ValueError, match="not a transformer size: patch_size"):
+        transformer_config(build_vae().config, patch_size=(1, 4, 4))

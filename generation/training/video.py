@@ -47,17 +47,20 @@ SHAPE_WEIGHT = 4.0
 PAIR_SHARE = 0.5
 """Share of each batch drawn from two-shape clips (`sample_pair_clips`) in the sixth and seventh
 phases; the seventh draws the rest from clips started from a round-tripped frame."""
-# Patch 1×1×1: at 64×64 a shape covers about 2×2 latent pixels, so a 2×2 patch would hide its
-# position inside one token; with one token a latent pixel, moving it is attending next door.
+# Patch 1×1×1 on the 8×-space VAE's latents: at 64×64 a shape covers about 2×2 latent pixels, so
+# a 2×2 patch would hide its position inside one token (`transformer_config` gives the 4× VAE's
+# latents a 2×2 patch: a token still covers 8×8 pixels). 160 wide (5 heads of 32), feed-forward
+# 640: the committed model's sizes; at 96 wide (4 × 24, feed-forward 256) a token that takes and
+# gives a 2×2 patch of 16-channel latents learned motion far more slowly (benchmarks/README.md).
 TRANSFORMER_CONFIG = dict(
     patch_size=(1, 1, 1),
-    num_attention_heads=4,
-    attention_head_dim=24,
+    num_attention_heads=5,
+    attention_head_dim=32,
     in_channels=36,
     out_channels=16,
     text_dim=TEXT_DIM,
     freq_dim=256,
-    ffn_dim=256,
+    ffn_dim=640,
     num_layers=4,
     cross_attn_norm=True,
     qk_norm="rms_norm_across_heads",
@@ -66,22 +69,28 @@ TRANSFORMER_CONFIG = dict(
 )
 
 
-def transformer_config(vae_config: object) -> dict:
+def transformer_config(vae_config: object, **sizes: int) -> dict:
     """`TRANSFORMER_CONFIG` fitted to a VAE: its latents twice (noise and condition) and one mask
     channel per frame of its temporal factor in, its latents out, and a patch that keeps a token
-    for 8×8 pixels (1×1 latent pixels at 8× downsampling, as the committed model; 2×2 at 4×)."""
+    for 8×8 pixels (1×1 latent pixels at 8× downsampling, as the committed model; 2×2 at 4×).
+    ``sizes`` override the widths and depth (``num_attention_heads``, ``attention_head_dim``,
+    ``ffn_dim``, ``num_layers``)."""
+    unknown = set(sizes) - {"num_attention_heads", "attention_head_dim", "ffn_dim", "num_layers"}
+    if unknown:
+        raise ValueError(f"not a transformer size: {', '.join(sorted(unknown))}")
     patch = max(1, 8 // vae_config.scale_factor_spatial)
     return {
         **TRANSFORMER_CONFIG,
+        **sizes,
         "in_channels": 2 * vae_config.z_dim + vae_config.scale_factor_temporal,
         "out_channels": vae_config.z_dim,
         "patch_size": (1, patch, patch),
     }
 
 
-def build_pipeline(vae: torch.nn.Module) -> object:
+def build_pipeline(vae: torch.nn.Module, **sizes: int) -> object:
     """The demo pipeline around a trained VAE: frozen random text and image encoders, a fresh
-    transformer (seeded)."""
+    transformer (seeded; ``sizes`` as in `transformer_config`)."""
     from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
@@ -107,14 +116,14 @@ def build_pipeline(vae: torch.nn.Module) -> object:
         scheduler=FlowMatchEulerDiscreteScheduler(shift=SHIFT),
         image_processor=CLIPImageProcessor(crop_size=32, size=32),
         image_encoder=image_encoder,
-        transformer=WanTransformer3DModel(**transformer_config(vae.config)),
+        transformer=WanTransformer3DModel(**transformer_config(vae.config, **sizes)),
     )
 
 
 def _normalise(pipe: object, z: torch.Tensor) -> torch.Tensor:
     config = pipe.vae.config
-    mean = torch.tensor(config.latents_mean).view(1, -1, 1, 1, 1)
-    std = torch.tensor(config.latents_std).view(1, -1, 1, 1, 1)
+    mean = torch.tensor(config.latents_mean, device=z.device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(config.latents_std, device=z.device).view(1, -1, 1, 1, 1)
     return (z - mean) / std
 
 
@@ -136,8 +145,8 @@ def round_trip(vae: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
     ties differently on a few pixels; this rounding is what the hand-off cache of the committed
     weights was built with, so the two stay apart (quality imports this module, not the other
     way round)."""
-    y = vae.decode(vae.encode(to_tensor(frames[:, None])).latent_dist.mode()).sample[:, :, 0]
-    return ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    y = vae.decode(vae.encode(to_tensor(frames[:, None]).to(vae.device)).latent_dist.mode()).sample[:, :, 0]
+    return ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 @torch.no_grad()
@@ -147,22 +156,26 @@ def encode_clips(
     """Everything the transformer needs for a batch of clips, via the pipeline's own code.
 
     ``handoff``: the condition (VAE and image encoder) is the first frame after a VAE round trip,
-    as the hand-off frame of a previous take is; the target stays the clean clip."""
-    x = to_tensor(clips)
+    as the hand-off frame of a previous take is; the target stays the clean clip. Runs on the
+    VAE's device; the tensors come back on the CPU."""
+    device = pipe.vae.device
+    x = to_tensor(clips).to(device)
     starts = round_trip(pipe.vae, clips[:, 0]) if handoff else clips[:, 0]
-    first = to_tensor(starts[:, None])
+    first = to_tensor(starts[:, None]).to(device)
     video_condition = torch.cat([first, first.new_zeros(first.shape[0], 3, clips.shape[1] - 1, SIZE, SIZE)], dim=2)
     x0 = _normalise(pipe, pipe.vae.encode(x).latent_dist.mode())
     cond = _normalise(pipe, pipe.vae.encode(video_condition).latent_dist.mode())
-    image = pipe.encode_image([Image.fromarray(f) for f in starts], device="cpu")
-    return {"x0": x0, "cond": cond, "image": image, "text": text_embeds(pipe, prompts)}
+    image = pipe.encode_image([Image.fromarray(f) for f in starts], device=device)
+    encoded = {"x0": x0, "cond": cond, "image": image, "text": text_embeds(pipe, prompts, device)}
+    return {k: v.cpu() for k, v in encoded.items()}
 
 
 @torch.no_grad()
-def text_embeds(pipe: object, prompts: list[str]) -> torch.Tensor:
-    """Prompt embeddings exactly as the pipeline pads them (zeros after the prompt's tokens)."""
+def text_embeds(pipe: object, prompts: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Prompt embeddings exactly as the pipeline pads them (zeros after the prompt's tokens), on
+    ``device`` (where the text encoder is)."""
     embeds, _ = pipe.encode_prompt(
-        prompts, do_classifier_free_guidance=False, max_sequence_length=MAX_SEQUENCE_LENGTH, device="cpu"
+        prompts, do_classifier_free_guidance=False, max_sequence_length=MAX_SEQUENCE_LENGTH, device=device
     )
     return embeds
 
@@ -224,13 +237,14 @@ def flow_loss(
     """
     x0 = batch["x0"]
     b = x0.shape[0]
-    u = torch.rand(b, generator=generator)
+    on = generator.device  # the batch's device: the draws are made there
+    u = torch.rand(b, generator=generator, device=on)
     sigma = sample_sigmas(u).view(b, 1, 1, 1, 1)
-    noise = torch.randn(x0.shape, generator=generator)
+    noise = torch.randn(x0.shape, generator=generator, device=on)
     xt = (1 - sigma) * x0 + sigma * noise
-    text = torch.zeros(b, MAX_SEQUENCE_LENGTH, TEXT_DIM)
+    text = x0.new_zeros(b, MAX_SEQUENCE_LENGTH, TEXT_DIM)
     text[:, : batch["text"].shape[1]] = batch["text"]
-    dropped = torch.rand(b, generator=generator) < drop
+    dropped = torch.rand(b, generator=generator, device=on) < drop
     text[dropped] = empty
     model_input = torch.cat([xt, condition_mask(x0, temporal), batch["cond"]], dim=1)
     pred = transformer(
@@ -257,24 +271,26 @@ STAGES = ("video", "video-long", "video-more", "video-polish", "video-shape", "v
 
 def train(
     out: Path,
-    steps: int = 2500,
-    batch: int = 16,
-    clips: int = 4000,
+    steps: int = 580,
+    batch: int = 128,
+    clips: int = 12000,
     eval_clips: int = 256,
-    lr: float = 5e-4,
+    lr: float = 1e-3,
     threads: int | None = None,
     until: int | None = None,
     checkpoint_every: int = 250,
-    long_steps: int = 4000,
-    motion_steps: int = 7000,
-    polish_steps: int = 4000,
+    long_steps: int = 928,
+    motion_steps: int = 1624,
+    polish_steps: int = 524,
     shape_steps: int = 0,
-    pair_steps: int = 5000,
-    pair_clips: int = 2000,
-    handoff_steps: int = 3000,
-    handoff_clips: int = 2000,
+    pair_steps: int = 524,
+    pair_clips: int = 4000,
+    handoff_steps: int = 525,
+    handoff_clips: int = 4000,
     start_from: Path | None = None,
     start_after: str | None = None,
+    device: str = "auto",
+    sizes: dict[str, int] | None = None,
 ) -> Path | None:
     """Cache the data, train (resuming if a checkpoint exists), save ``<out>/tiny-wan-i2v``.
 
@@ -291,11 +307,22 @@ def train(
     ``start_from`` (a saved transformer folder) with ``start_after`` (a stage name, `STAGES`):
     train on from those weights as if every stage up to that one had run, as the committed weights
     were trained phase by phase (`lay_down`).
+
+    The defaults are the recipe of the committed weights, trained on one GPU (`device` "auto"
+    takes CUDA where there is one: ≈ 5 minutes on one H200, ≈ 21 hours on 2 CPU cores; see
+    benchmarks/README.md). ``device``: where the encoders and the transformer run; noise is drawn
+    on that device, so CPU and GPU train to other weights, and a GPU rerun matches only to its
+    kernels' nondeterminism. Matrix products use TF32 on CUDA, as the committed run did.
+    ``sizes``: the transformer's widths and depth (`transformer_config`).
     """
     from diffusers import AutoencoderKLWan
 
     set_threads(threads, THREADS)
-    pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"))
+    device = resolve_device(device)
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"), **(sizes or {})).to(device)
     counts = (steps, long_steps, motion_steps, polish_steps, shape_steps, pair_steps, handoff_steps)
     steps_of = dict(zip(STAGES, counts, strict=True))
     if start_from is not None:  # before the caches: weights that do not fit fail fast
@@ -303,10 +330,11 @@ def train(
         lay_down(out, start_from, {stage: steps_of[stage] for stage in finished}, pipe.transformer)
     train_set = build_cache(pipe, out / "cache" / f"video-train-{clips}x{FRAMES}.pt", clips, "train")
     eval_set = build_cache(pipe, out / "cache" / f"video-eval-{eval_clips}x{FRAMES}.pt", eval_clips, "eval")
-    empty = text_embeds(pipe, [""])[0]
+    empty = text_embeds(pipe, [""], device)[0]
     temporal = pipe.vae.config.scale_factor_temporal
     transformer = pipe.transformer.train()
-    optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
+    fused = {"fused": True} if torch.device(device).type == "cuda" else {}
+    optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01, **fused)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
     pair_set = None
     if pair_steps or handoff_steps:  # the hand-off phase draws two-shape clips too
@@ -316,6 +344,10 @@ def train(
     if handoff_steps:
         handoff_path = out / "cache" / f"video-handoff-train-{handoff_clips}x{FRAMES}.pt"
         handoff_set = build_cache(pipe, handoff_path, handoff_clips, "train", name="video-handoff", handoff=True)
+    train_set, eval_set, pair_set, handoff_set = (
+        None if data is None else {k: v.to(device) for k, v in data.items()}
+        for data in (train_set, eval_set, pair_set, handoff_set)
+    )
 
     def loss_at(
         step: int, stage: str = "video", motion_weight: float = 0.0, shape_weight: float = 0.0,
@@ -324,12 +356,12 @@ def train(
         rng = step_rng(stage, step)
         paired = round(batch * PAIR_SHARE) if pairs else 0
         source = handoff_set if handoff else train_set
-        idx = torch.from_numpy(rng.choice(source["x0"].shape[0], size=batch - paired, replace=False))
+        idx = torch.from_numpy(rng.choice(source["x0"].shape[0], size=batch - paired, replace=False)).to(device)
         data = {k: v[idx] for k, v in source.items()}
         if paired:
-            pair_idx = torch.from_numpy(rng.choice(pair_set["x0"].shape[0], size=paired, replace=False))
+            pair_idx = torch.from_numpy(rng.choice(pair_set["x0"].shape[0], size=paired, replace=False)).to(device)
             data = concat_batches(data, {k: v[pair_idx] for k, v in pair_set.items()})
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        generator = torch.Generator(device).manual_seed(int(rng.integers(2**62)))
         weights = dict(motion_weight=motion_weight, shape_weight=shape_weight)
         loss = flow_loss(transformer, data, generator, empty, **weights, temporal=temporal)
         figures = {"held_out": held_out_loss(transformer, eval_set, empty, temporal)} if (step + 1) % 100 == 0 else {}
@@ -353,7 +385,7 @@ def train(
         phase_steps = steps_of[stage]
         if not phase_steps:
             continue
-        optimizer = torch.optim.AdamW(transformer.parameters(), lr=peak, weight_decay=0.01)
+        optimizer = torch.optim.AdamW(transformer.parameters(), lr=peak, weight_decay=0.01, **fused)
         fit(
             stage, transformer, optimizer,
             lambda step, s=stage, w=weight, v=shape, p=pairs, h=handoff: loss_at(step, s, w, v, p, h),
@@ -362,8 +394,15 @@ def train(
         )
     transformer.eval()
     target = out / "tiny-wan-i2v"
-    pipe.save_pretrained(target, safe_serialization=True)
+    pipe.to("cpu").save_pretrained(target, safe_serialization=True)
     return target
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` where a CUDA device is available, else ``cpu``; others as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
 
 
 class WeightsMismatch(ValueError):
@@ -406,7 +445,7 @@ def held_out_loss(
     """Flow loss on held-out captions at fixed noise (comparable from step to step)."""
     was_training = transformer.training
     transformer.eval()
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator(eval_set["x0"].device).manual_seed(0)
     batch = {k: v[:64] for k, v in eval_set.items()}
     loss = flow_loss(transformer, batch, generator, empty, drop=0.0, temporal=temporal).item()
     transformer.train(was_training)
@@ -416,21 +455,30 @@ def held_out_loss(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/demo-models"))
-    parser.add_argument("--steps", type=int, default=2500)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--clips", type=int, default=4000)
-    parser.add_argument("--long-steps", type=int, default=4000, help="a second phase (warm restart)")
-    parser.add_argument("--motion-steps", type=int, default=7000, help="a third phase, motion-weighted")
-    parser.add_argument("--polish-steps", type=int, default=4000, help="a fourth, motion-weighted at 0.3 lr")
+    parser.add_argument("--steps", type=int, default=580)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--clips", type=int, default=12000, help="one-shape and two-shape clips for every phase")
+    parser.add_argument("--long-steps", type=int, default=928, help="a second phase (warm restart)")
+    parser.add_argument("--motion-steps", type=int, default=1624, help="a third phase, motion-weighted")
+    parser.add_argument("--polish-steps", type=int, default=524, help="a fourth, motion-weighted at 0.3 lr")
     parser.add_argument("--shape-steps", type=int, default=0, help="a fifth, also weighted toward the shapes")
-    parser.add_argument("--pair-steps", type=int, default=5000, help="a sixth, half of each batch two-shape clips")
+    parser.add_argument("--pair-steps", type=int, default=524, help="a sixth, half of each batch two-shape clips")
+    parser.add_argument("--pair-clips", type=int, default=4000, help="two-shape clips for the sixth and seventh")
     parser.add_argument(
-        "--handoff-steps", type=int, default=3000, help="a seventh, half of each batch from round-tripped first frames"
+        "--handoff-steps", type=int, default=525, help="a seventh, half of each batch from round-tripped first frames"
     )
+    parser.add_argument("--handoff-clips", type=int, default=4000, help="round-tripped-start clips for the seventh")
     parser.add_argument("--start-from", type=Path, default=None, help="a saved transformer folder to go on from")
     parser.add_argument(
         "--start-after", choices=STAGES, default=None, help="with --start-from: the last stage it finished"
     )
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the first phase")
+    parser.add_argument("--device", default="auto", help="where to train: auto (CUDA if there is one), cuda or cpu")
+    parser.add_argument("--layers", type=int, default=TRANSFORMER_CONFIG["num_layers"], help="transformer blocks")
+    parser.add_argument("--heads", type=int, default=TRANSFORMER_CONFIG["num_attention_heads"], help="attention heads")
+    parser.add_argument("--head-dim", type=int, default=TRANSFORMER_CONFIG["attention_head_dim"], help="a head's width")
+    parser.add_argument("--ffn", type=int, default=TRANSFORMER_CONFIG["ffn_dim"], help="feed-forward width")
+    parser.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
     parser.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     parser.add_argument("--until", type=int, default=None, help="stop after this step; a later run resumes")
     args = parser.parse_args(argv)
@@ -438,12 +486,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--start-from and --start-after go together: the weights, and the last stage that made them")
     if args.start_from is not None and not (args.start_from / "config.json").is_file():
         parser.error(f"--start-from {args.start_from}: not a saved transformer folder (no config.json)")
+    sizes = dict(num_layers=args.layers, num_attention_heads=args.heads, attention_head_dim=args.head_dim, ffn_dim=args.ffn)
     try:
         train(
             args.out, args.steps, args.batch, args.clips, threads=args.threads, until=args.until,
             long_steps=args.long_steps, motion_steps=args.motion_steps, polish_steps=args.polish_steps,
             shape_steps=args.shape_steps, pair_steps=args.pair_steps, handoff_steps=args.handoff_steps,
-            start_from=args.start_from, start_after=args.start_after,
+            pair_clips=args.pair_clips, handoff_clips=args.handoff_clips,
+            start_from=args.start_from, start_after=args.start_after, lr=args.lr, device=args.device,
+            checkpoint_every=args.checkpoint_every, sizes=sizes,
         )
     except WeightsMismatch as exc:
         parser.error(str(exc))
