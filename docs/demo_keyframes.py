@@ -3,11 +3,10 @@
     .venv/bin/python docs/demo_keyframes.py [--out projects/demo/keyframes]
 
 The layouts keep to what the embedded model does well (benchmarks/README.md, (e)): the first
-scene on black, where a red circle keeps its colour as it moves and grows; the second on white
-with the two shapes 0.7 of the frame apart and 0.3 wide (the widest start and largest size the
-world draws for a meeting), so that after meeting (each moves 0.15 toward the other) they still
-stand apart and can move off together — shapes that end the meeting touching merge in the next
-shot.
+scene on black, where a red circle keeps its colour as it moves and grows; the second on yellow
+(on white the blue square takes on red and shrinks) with the two shapes 0.6 of the frame apart
+and 0.25 wide, so that after meeting (each moves 0.15 toward the other) they still stand apart
+and can move off together — shapes that end the meeting touching merge in the next shot.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from generation.world import Actor, draw_frame  # noqa: E402
 KEYFRAMES = {
     "arrival.png": ((Actor("circle", "red", x=0.2, y=0.5),), "black"),
     "meeting.png": (
-        (Actor("circle", "red", x=0.15, y=0.6, size=0.3), Actor("square", "blue", x=0.85, y=0.6, size=0.3)),
-        "white",
+        (Actor("circle", "red", x=0.2, y=0.6, size=0.25), Actor("square", "blue", x=0.8, y=0.6, size=0.25)),
+        "yellow",
     ),
 }
 

@@ -88,7 +88,7 @@ def test_trained_scorer_reads_colour_and_shape() -> None:
 @pytest.mark.slow
 def test_shapes_move_the_way_held_out_captions_say() -> None:
     """The benchmark's 40 held-out motion cases at the demo's guidance: 98 % today (target 90 %;
-    96 % on 120 other held-out cases, benchmarks/README.md)."""
+    benchmarks/README.md)."""
     loaded = load_pipeline(str(trained_model()))
     accuracy = motion_accuracy(loaded, motion_cases(40), steps=20)
     assert accuracy["all"] >= 0.9, accuracy
@@ -111,9 +111,9 @@ def test_the_benchmark_measures_the_guidance_and_hand_off_the_demo_renders_with(
 @pytest.mark.slow
 def test_shapes_keep_their_colour_through_a_shot() -> None:
     """Held-out chain shots (right, down, left; 10 chains), each from a clean frame where it
-    starts: the named colour keeps half its area in every frame of 26 of 30 at the demo's
-    guidance today (22 before the hand-off phase, 27 before the two-shape phase, which traded
-    some of it for two shapes; benchmarks/README.md); this guards at least 22."""
+    starts: the named colour keeps half its area in every frame of 28 of 30 at the demo's
+    guidance today (benchmarks/README.md, (b); 26 with the first demo model); this guards at
+    least 24."""
     loaded = load_pipeline(str(trained_model()))
     rng = np.random.default_rng(2_000_003)
     kept = []
@@ -124,22 +124,21 @@ def test_shapes_keep_their_colour_through_a_shot() -> None:
             prompt = ClipSpec((actor,), motion, background).caption() + "."
             clip = quality.render(loaded, start, prompt, 2_000_003 + 10 * n + k)
             kept.append(quality.keeps_colour(clip, actor.color, first_area))
-    assert sum(kept) >= 22, kept
+    assert sum(kept) >= 24, kept
 
 
 @pytest.mark.slow
 def test_two_shapes_meet_and_move_together_at_the_measured_level() -> None:
     """The demo's second scene: two shapes meet, then move up together — the weakest of the
-    model's skills (benchmarks/README.md, (d): of 40 held-out cases, 95 % of the 20 "meet"
-    clips meet and 65 % of the 20 others move together). Of the first 12 (6 of each), 9 do as
-    told today (5 before the two-shape training phase); this guards at least 7, and the checks'
-    ceiling (the world's own clips) at all 12. The VAE round trip of those clips keeps both
-    colours in 8 of 12 (small stars and triangles lose theirs): guarded at 7."""
+    model's skills (benchmarks/README.md, (d): of 40 held-out cases, all 20 "meet" clips meet
+    and 65 % of the 20 others move together). Of the first 12 (6 of each) this guards at least
+    7, and the checks' ceiling (the world's own clips) at all 12. The VAE round trip of those
+    clips keeps both colours (92 % of the 40): guarded at 10 of 12."""
     loaded = load_pipeline(str(trained_model()))
     figures = pair_accuracy(loaded, pair_cases(12))
     assert figures["world_meet"] == figures["world_move"] == 1.0, figures
     assert round(6 * (figures["meet"] + figures["move"])) >= 7, figures
-    assert round(12 * figures["roundtrip_kept"]) >= 7, figures
+    assert round(12 * figures["roundtrip_kept"]) >= 10, figures
 
 
 @pytest.mark.slow
@@ -147,9 +146,10 @@ def test_make_demo_renders_a_cut_where_each_shot_does_what_it_says(prefect_harne
     """The demo storyboard through `storyreel render`, as `make demo` runs it, with the committed
     models (a home without models of its own). Every shot's chosen take moves as its caption
     says — right, grows, meet, move up (`quality.shot_as_told`) — and the named colours keep
-    half their area in every shot of today's cut; over 60 runs of the storyboard's seed schedule
-    the shots move as told in all and every shot keeps its colours in 95 %
-    (`benchmarks/demo_quality.py` (e)); this guards three of the four."""
+    half their area in every shot of today's cut; over 30 runs of the storyboard's seed schedule
+    the shots move as told in all and every shot keeps its colours in 63 % (the chained "move
+    up" loses some colour in the rest; `benchmarks/demo_quality.py` (e)); this guards three of
+    the four."""
     import shutil
 
     from generation.encode import read_video
@@ -202,13 +202,14 @@ def test_demo_quality_runs_a_storyboard_and_judges_each_shot(write) -> None:
 @pytest.mark.slow
 def test_the_demo_storyboard_does_as_told_over_its_seed_schedule() -> None:
     """(e) on the first 8 runs of the demo's seed schedule: every shot moves as its caption says
-    in every run, and every shot also keeps its colours in 8 of 8 today (57 of 60 over 60 runs;
-    benchmarks/README.md); this guards 6 of 8."""
+    in every run, and every shot also keeps its colours in 6 of 8 today (19 of 30 over 30 runs;
+    the chained "move up" loses some colour in the rest; benchmarks/README.md); this guards 5
+    of 8."""
     done = run_benchmark("demo_quality.py", "--measures", "e", "--runs", "8")
     assert done.returncode == 0, done.stderr
     line = next(row for row in done.stdout.splitlines() if row.startswith("(e)"))
     whole = int(line.split("every shot as told in ")[1].split("%")[0])
-    assert whole >= 75, line  # 6 of 8
+    assert whole >= 62, line  # 5 of 8 (62.5 % prints as 62 %)
     for shot in ("s01", "s02", "s03", "s04"):
         assert f"{shot} moved 100%" in line, line
 
@@ -227,42 +228,27 @@ def test_vae_quality_splits_a_frame_into_edges_background_and_inside(benchmark_m
 def test_vae_quality_reports_the_committed_vae_and_refuses_other_folders(tmp_path: Path) -> None:
     ran = run_benchmark("vae_quality.py", "--clips", "4", "--cases", "2")
     assert ran.returncode == 0, ran.stderr
-    assert "8× space, 4× time, 16 latent channels" in ran.stdout
+    assert "4× space, 2× time, 16 latent channels" in ran.stdout
     assert "dB (9 frames)" in ran.stdout and "of the error" in ran.stdout and "ceiling of (d)" in ran.stdout
     refused = run_benchmark("vae_quality.py", str(tmp_path))
     assert refused.returncode == 2 and "not a VAE folder (no config.json)" in refused.stderr
 
 
-def test_the_staged_4x2_vae_loads_and_reconstructs_held_out_clips_sharper_than_the_committed_one() -> None:
-    """`generation/weights/next-4x2/vae` (benchmarks/README.md: 25.0 dB on 16 held-out 9-frame
-    clips against 22.1) through ``from_pretrained``, as the pipeline loads a VAE."""
-    from diffusers import AutoencoderKLWan
-
-    from generation.training.vae import evaluate
-
-    staged = AutoencoderKLWan.from_pretrained(WEIGHTS / "next-4x2" / "vae").eval()
-    committed = AutoencoderKLWan.from_pretrained(trained_model() / "vae").eval()
-    assert (staged.config.scale_factor_spatial, staged.config.scale_factor_temporal) == (4, 2)
-    assert staged.config.latents_std != [1.0] * 16  # trained latent statistics
-    assert evaluate(staged, clips=4, frames=9) > evaluate(committed, clips=4, frames=9) + 1.5
-
-
-def test_the_staged_transformer_fits_the_staged_vae_and_renders_through_the_real_paths(tmp_path: Path) -> None:
-    """`generation/weights/next-4x2`: the transformer retrained so far on the 4×/2× VAE's latents,
-    assembled with the demo pipeline's frozen parts as `python -m generation.training.video`
-    saves it, loads through `load_pipeline` and renders a 9-frame take."""
+def test_the_committed_vae_is_the_sharp_4x2_one_and_the_transformer_fits_it() -> None:
+    """`tiny-wan-i2v/vae` downsamples 4× in space and 2× in time, with trained latent statistics,
+    and reconstructs held-out 9-frame clips sharply (benchmarks/README.md: 25.0 dB on 16 clips;
+    the 8×/4× VAE before it, 22.1); its transformer takes its latents as `transformer_config`
+    fits them (34 channels in, a 2×2 patch) at the committed sizes."""
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
-    from generation.training.video import build_pipeline, transformer_config
+    from generation.training.vae import evaluate
+    from generation.training.video import transformer_config
 
-    staged = WEIGHTS / "next-4x2"
-    pipe = build_pipeline(AutoencoderKLWan.from_pretrained(staged / "vae"))
-    pipe.transformer = WanTransformer3DModel.from_pretrained(staged / "transformer")
-    fitted = transformer_config(pipe.vae.config)
-    config = {k: pipe.transformer.config[k] for k in fitted} | {"patch_size": tuple(pipe.transformer.config.patch_size)}
-    assert config == fitted and fitted["in_channels"] == 34
-    pipe.save_pretrained(tmp_path / "tiny-wan-i2v", safe_serialization=True)
-    loaded = load_pipeline(str(tmp_path / "tiny-wan-i2v"))
-    frame = draw_frame((Actor("circle", "red", 0.3, 0.5),), "black")
-    frames = quality.render(loaded, frame, "a red circle moves right on a black background.", seed=1, steps=2)
-    assert frames.shape == (9, 64, 64, 3)
+    vae = AutoencoderKLWan.from_pretrained(trained_model() / "vae").eval()
+    assert (vae.config.scale_factor_spatial, vae.config.scale_factor_temporal) == (4, 2)
+    assert vae.config.latents_std != [1.0] * 16  # trained latent statistics
+    assert evaluate(vae, clips=4, frames=9) > 23.5
+    config = WanTransformer3DModel.load_config(trained_model() / "transformer")
+    fitted = transformer_config(vae.config)
+    assert {k: tuple(v) if k == "patch_size" else v for k, v in config.items() if k in fitted} == fitted
+    assert fitted["in_channels"] == 34

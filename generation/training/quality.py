@@ -19,11 +19,11 @@ from generation.world import COLORS, DIRECTIONS, STEPS, Actor, ClipSpec, actor_a
 COLOR_TOLERANCE = 60.0
 """How far (RGB Euclidean) a pixel may be from a named colour and still count as it."""
 DEMO_GUIDANCE = 3.0
-"""The classifier-free guidance the demo storyboard renders with (its two white shots override
-it with 1.5: benchmarks/README.md, (e)). On 60 held-out shots (20 chains
-of right, down, left, each from a clean frame) the named colour kept half its area in 92–93 %
-at guidance 2–3.5, 83 % at 4, 75 % at 5 and 58 % at 8, moving as told in 97 % at 2–3.5 and 95 %
-at 5: stronger guidance over-drives the big flat shapes into dark cores and colour fringes."""
+"""The classifier-free guidance the demo storyboard renders with, every shot (benchmarks/README.md,
+(e)). For the first demo model (the 8×/4× VAE's), on 60 held-out shots (20 chains of right,
+down, left, each from a clean frame) the named colour kept half its area in 92–93 % at guidance
+2–3.5, 83 % at 4, 75 % at 5 and 58 % at 8, moving as told in 97 % at 2–3.5 and 95 % at 5:
+stronger guidance over-drives the big flat shapes into dark cores and colour fringes."""
 DEMO_KEYFRAME = "last"
 """The hand-off frame the demo storyboard chains shots with. ``sharpest`` (the variance of the
 Laplacian) prefers this model's frames with dark cores and fringes, often before the last frame;
