@@ -477,8 +477,8 @@ def test_video_cli_refuses_weights_that_do_not_fit_the_vae(tmp_path: Path, capsy
 
 
 def test_video_cli_trains_a_transformer_of_the_sizes_asked_for(tmp_path: Path) -> None:
-    """``--layers/--heads/--head-dim/--ffn`` size the transformer it trains and saves; ``--device
-    cpu`` trains where it says (``auto``, the default, takes CUDA only where there is one)."""
+    """``--layers/--heads/--head-dim/--ffn`` size the transformer it trains and saves, on the
+    device ``--device`` names."""
     from diffusers import WanTransformer3DModel
 
     from generation.training import video
@@ -492,8 +492,19 @@ def test_video_cli_trains_a_transformer_of_the_sizes_asked_for(tmp_path: Path) -
     config = WanTransformer3DModel.load_config(tmp_path / "tiny-wan-i2v" / "transformer")
     assert (config["num_layers"], config["num_attention_heads"], config["attention_head_dim"], config["ffn_dim"]) == (1, 2, 12, 32)
     assert config["in_channels"] == 34
-    assert video.resolve_device("cpu") == "cpu"
-    assert video.resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where there is no CUDA")
+def test_video_cli_refuses_cuda_where_there_is_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from generation.training import video
+    from generation.training.vae import build_vae
+
+    build_vae(layout="4x2").save_pretrained(tmp_path / "vae")
+    with pytest.raises(SystemExit) as exit_:
+        video.main(["--out", str(tmp_path), "--device", "cuda"])
+    assert exit_.value.code == 2
+    assert "device 'cuda' asked for but CUDA is not available here; use cpu" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()  # refused before anything was encoded
 
 
 def test_transformer_config_refuses_a_size_it_does_not_know() -> None:

@@ -32,6 +32,7 @@ from PIL import Image
 
 from generation.training.common import THREADS_HELP, Checkpoint, fit, log, set_threads, step_rng, to_tensor
 from generation.training.data import prompt_for, sample_clips, sample_pair_clips
+from shots.errors import ConfigError
 
 TEXT_DIM = 64
 THREADS = 2
@@ -317,8 +318,10 @@ def train(
     """
     from diffusers import AutoencoderKLWan
 
+    from generation.speed import resolve_device
+
     set_threads(threads, THREADS)
-    device = resolve_device(device)
+    device = resolve_device(device)  # ConfigError for a device this machine lacks
     if device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -396,13 +399,6 @@ def train(
     target = out / "tiny-wan-i2v"
     pipe.to("cpu").save_pretrained(target, safe_serialization=True)
     return target
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` where a CUDA device is available, else ``cpu``; others as given."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 class WeightsMismatch(ValueError):
@@ -496,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
             start_from=args.start_from, start_after=args.start_after, lr=args.lr, device=args.device,
             checkpoint_every=args.checkpoint_every, sizes=sizes,
         )
-    except WeightsMismatch as exc:
+    except (WeightsMismatch, ConfigError) as exc:
         parser.error(str(exc))
 
 
