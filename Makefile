@@ -25,8 +25,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-# Train the embedded demo models on CPU (resumes from build/demo-models/checkpoints when
-# interrupted) and install them into generation/weights. In the background:
+# Train the embedded demo models (the VAE and scorer on CPU, the video transformer on a CUDA GPU
+# where there is one: minutes there, about 21 hours on 2 CPU cores; resumes from
+# build/demo-models/checkpoints when interrupted) and install them into generation/weights:
 #   nohup make train-demo-models > build/train-demo-models.log 2>&1 &
 train-demo-models: $(STAMP)
 	$(PY) -m generation.training --out build/demo-models --install generation/weights
