@@ -26,8 +26,19 @@ def test_plan_json_fields() -> None:
     assert rows[2]["reference"] == "keyframes/meeting.png"
     assert rows[0]["transition"] == {"crossfade": 0.5}
     assert all((r["frames"] - 1) % 4 == 0 for r in rows)
-    # the demo's settings, and the white scene's per-shot guidance
-    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 2 + [(20, 1.5), (20, 1.0)]
+    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 4  # the demo's settings
+
+
+def test_plan_shows_a_shots_own_steps_and_guidance_over_the_settings(write) -> None:
+    board = write(
+        "board.yaml",
+        "title: t\nsettings: {steps: 20, guidance: 3}\nscenes:\n  - id: a\n    shots:\n"
+        "      - {id: s1, prompt: a red circle moves right on a black background}\n"
+        "      - {id: s2, prompt: a red circle grows on a black background, guidance: 1.5, steps: 8}\n",
+    )
+    code, out, err = run_cli("plan", str(board), "--json")
+    assert code == 0, err
+    assert [(r["id"], r["steps"], r["guidance"]) for r in json.loads(out)] == [("s1", 20, 3.0), ("s2", 8, 1.5)]
 
 
 def test_plan_table_lists_every_shot() -> None:
