@@ -322,7 +322,8 @@ def train(
 
     set_threads(threads, THREADS)
     device = resolve_device(device)  # ConfigError for a device this machine lacks
-    if device.startswith("cuda"):
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     pipe = build_pipeline(AutoencoderKLWan.from_pretrained(out / "vae"), **(sizes or {})).to(device)
@@ -336,7 +337,7 @@ def train(
     empty = text_embeds(pipe, [""], device)[0]
     temporal = pipe.vae.config.scale_factor_temporal
     transformer = pipe.transformer.train()
-    fused = {"fused": True} if torch.device(device).type == "cuda" else {}
+    fused = {"fused": True} if cuda else {}
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01, **fused)
     checkpoint = Checkpoint(out / "checkpoints" / "video", every=checkpoint_every)
     pair_set = None
