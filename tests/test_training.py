@@ -110,7 +110,7 @@ def test_pair_clips_are_two_shapes_a_third_meeting_deterministic_and_outside_the
 
 
 def test_batches_of_two_caches_join_with_their_captions_padded_to_the_longer() -> None:
-    from generation.training.video import concat_batches
+    from generation.training.video_data import concat_batches
 
     a = {"x0": torch.zeros(3, 16, 3, 8, 8), "text": torch.ones(3, 5, 4)}
     b = {"x0": torch.ones(2, 16, 3, 8, 8), "text": torch.full((2, 7, 4), 2.0)}
@@ -326,7 +326,8 @@ def test_handoff_condition_is_the_round_tripped_first_frame_and_the_target_stays
 
     from generation.tiny import trained_model
     from generation.training.data import sample_clips
-    from generation.training.video import FRAMES, build_pipeline, encode_clips, round_trip
+    from generation.training.video import build_pipeline
+    from generation.training.video_data import FRAMES, encode_clips, round_trip
 
     pipe = build_pipeline(AutoencoderKLWan.from_pretrained(trained_model() / "vae"))
     clips, specs = sample_clips(step_rng("handoff-test", 0), 2, frames=FRAMES)

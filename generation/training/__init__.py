@@ -4,7 +4,8 @@ Three stages, each deterministic, checkpointed and resumable (``make train-demo-
 
 1. `generation.training.vae` — a tiny Wan VAE (`AutoencoderKLWan`) on world clips;
 2. `generation.training.video` — a tiny Wan 2.1 image-to-video transformer, flow matching on
-   latents of that VAE, conditioned on the first frame and the caption;
+   latents of that VAE, conditioned on the first frame and the caption (its data, encoded
+   through the pipeline's own code and cached: `generation.training.video_data`);
 3. `generation.training.clip` — a tiny open_clip model, contrastive on frames ↔ captions.
 
 The results are committed under ``generation/weights/`` and loaded by ``model: tiny`` and the

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.training.video import FRAMES
+from generation.training.video_data import FRAMES
 from generation.world import COLORS, DIRECTIONS, STEPS, Actor, ClipSpec, actor_at, draw_frame, parse_caption
 
 COLOR_TOLERANCE = 60.0

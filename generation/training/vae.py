@@ -35,7 +35,7 @@ import torch
 
 from generation.training.common import THREADS_HELP, Checkpoint, fit, log, psnr, set_threads, step_rng, to_tensor
 from generation.training.data import sample_clips
-from generation.training.video import FRAMES as VIDEO_FRAMES
+from generation.training.video_data import FRAMES as VIDEO_FRAMES
 from generation.world import COLORS
 
 VAE_CONFIG = dict(
