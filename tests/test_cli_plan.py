@@ -26,7 +26,7 @@ def test_plan_json_fields() -> None:
     assert rows[2]["reference"] == "keyframes/meeting.png"
     assert rows[0]["transition"] == {"crossfade": 0.5}
     assert all((r["frames"] - 1) % 4 == 0 for r in rows)
-    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 4  # the demo's settings
+    assert [(r["steps"], r["guidance"]) for r in rows] == [(20, 3.0)] * 3 + [(20, 5.0)]  # the demo's
 
 
 def test_plan_shows_a_shots_own_steps_and_guidance_over_the_settings(write) -> None:
