@@ -35,6 +35,7 @@ from generation.training.video_data import (
     build_cache,
     concat_batches,
     condition_mask,
+    pad_tokens,
     text_embeds,
 )
 from shots.errors import ConfigError
@@ -155,8 +156,7 @@ def flow_loss(
     sigma = sample_sigmas(u).view(b, 1, 1, 1, 1)
     noise = torch.randn(x0.shape, generator=generator, device=on)
     xt = (1 - sigma) * x0 + sigma * noise
-    text = x0.new_zeros(b, MAX_SEQUENCE_LENGTH, TEXT_DIM)
-    text[:, : batch["text"].shape[1]] = batch["text"]
+    text = pad_tokens(batch["text"], MAX_SEQUENCE_LENGTH)
     dropped = torch.rand(b, generator=generator, device=on) < drop
     text[dropped] = empty
     model_input = torch.cat([xt, condition_mask(x0, temporal), batch["cond"]], dim=1)

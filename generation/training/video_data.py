@@ -107,7 +107,7 @@ def build_cache(
             log(f"{name} cache {split} {n + chunk}/{clips}")
     width = max(t.shape[0] for t in parts["text"])
     cache = {k: torch.cat(parts[k]) for k in ("x0", "cond", "image", "length")}
-    cache["text"] = torch.stack([torch.nn.functional.pad(t, (0, 0, 0, width - t.shape[0])) for t in parts["text"]])
+    cache["text"] = torch.stack([pad_tokens(t, width) for t in parts["text"]])
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(cache, path.with_suffix(".tmp"))
     os.replace(path.with_suffix(".tmp"), path)
@@ -117,8 +117,12 @@ def build_cache(
 def concat_batches(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Two cached batches as one; the text embeddings padded (with zeros) to the longer width."""
     width = max(a["text"].shape[1], b["text"].shape[1])
+    return {
+        k: torch.cat([pad_tokens(a[k], width), pad_tokens(b[k], width)] if k == "text" else [a[k], b[k]]) for k in a
+    }
 
-    def text(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.nn.functional.pad(batch["text"], (0, 0, 0, width - batch["text"].shape[1]))
 
-    return {k: torch.cat([text(a), text(b)] if k == "text" else [a[k], b[k]]) for k in a}
+def pad_tokens(text: torch.Tensor, width: int) -> torch.Tensor:
+    """Text embeddings (…, tokens, dim) padded with zero tokens to ``width`` tokens, as the
+    pipeline pads a prompt."""
+    return torch.nn.functional.pad(text, (0, 0, 0, width - text.shape[-2]))
