@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.prompt import Prompt
 from rich.table import Table
 
-from flows.cli_app import HomeOpt, ProjectArg, app, console, settings_for
+from flows.cli.app import HomeOpt, ProjectArg, app, console, settings_for
 from flows.review import ShotReview, apply_review, shot_info, to_review
 from shots.errors import ConfigError
 
@@ -90,7 +90,7 @@ def review_command(project: ProjectArg, reviewer: ReviewerOpt = "", home: HomeOp
 
 
 def _reroll(settings, project: str, key: str, review: ShotReview) -> None:  # type: ignore[no-untyped-def]
-    from flows.cli_render import _run_render
+    from flows.cli.render import _run_render
     from flows.context import RenderJob
     from flows.store import transaction
     from storage.db import open_database

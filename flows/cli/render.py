@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flows.cli_app import (
+from flows.cli.app import (
     FileArg,
     HomeOpt,
     JsonOpt,

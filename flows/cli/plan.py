@@ -1,18 +1,15 @@
-"""The `storyreel` command line. Heavy imports (torch, Prefect) happen inside commands."""
+"""`storyreel validate` and `storyreel plan`: storyboards checked and shown without any model."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flows.cli_app import FileArg, JsonOpt, app, console, err_console
-from shots.errors import ConfigError, StoryreelError
+from flows.cli.app import FileArg, JsonOpt, app, console, err_console
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 
@@ -100,54 +97,3 @@ def plan(file: FileArg, as_json: JsonOpt = False) -> None:
     for s in graph.shots:
         if s.prompt.warning:
             err_console.print(f"[yellow]Warning:[/] {s.id}: {escape(s.prompt.warning)}")
-
-
-# Command modules register on `app` when imported; after validate/plan so --help lists those first.
-from flows import cli_render, cli_review, cli_server, cli_store, cli_worker  # noqa: E402, F401
-
-models_app = typer.Typer(help="Build and inspect models.", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-
-
-@models_app.command("make-tiny")
-def make_tiny_model(
-    directory: Annotated[Path, typer.Argument(help="Where to save the pipeline.")],
-    family: Annotated[str, typer.Option(help="wan, wan22, wan22_ti2v, ltx, cogvideox or pixart (text-to-image).")] = "wan",
-    random: Annotated[bool, typer.Option("--random", help="Random weights (paint noise; for tests).")] = False,
-) -> None:
-    """Save a tiny pipeline: the trained demo model (wan), or random weights with --random.
-
-    Saved as ``<home>/models/tiny-wan-i2v`` it replaces the embedded model for ``model: tiny``.
-    """
-    from generation.tiny import BUILDERS, make_tiny, trained_model
-
-    if family not in BUILDERS:
-        raise ConfigError(f"family {family!r} is not allowed; use {', '.join(BUILDERS)}")
-    trained = trained_model() if family == "wan" else None
-    if not random and trained is None:
-        what = "this installation has no trained demo model" if family == "wan" else f"only wan is trained, not {family}"
-        raise ConfigError(f"{what}; add --random for random weights (or run make train-demo-models)")
-    if random:
-        path = make_tiny(directory, family)
-    else:
-        import shutil
-
-        if directory.exists():
-            shutil.rmtree(directory)
-        path = Path(shutil.copytree(trained, directory))
-    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    kind = "random" if random else "trained"
-    console.print(f"Saved tiny {kind} {family} pipeline to {escape(str(path))} ({size / 1024:.0f} KiB)")
-
-
-def main() -> None:
-    """Console-script entry point: storyreel errors become one red line and an exit code."""
-    try:
-        app()
-    except StoryreelError as exc:
-        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
-        sys.exit(exc.exit_code)
-
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from flows.cli_app import HomeOpt, app, console, settings_for
+from flows.cli.app import HomeOpt, app, console, settings_for
 from flows.media import serve_in_thread
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from flows.cli_app import HomeOpt, app, console, settings_for
+from flows.cli.app import HomeOpt, app, console, settings_for
 
 
 @app.command("worker")
@@ -20,7 +20,7 @@ def worker_command(
     home: HomeOpt = None,
 ) -> None:
     """Serve render tasks to flows started with --workers (needs PREFECT_API_URL)."""
-    from flows.cli_render import _prefect_env
+    from flows.cli.render import _prefect_env
     from shots.errors import ConfigError
 
     if not os.environ.get("PREFECT_API_URL"):

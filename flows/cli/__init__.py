@@ -1,0 +1,27 @@
+"""The `storyreel` command line. Heavy imports (torch, Prefect) happen inside commands.
+
+One module per group of commands; each registers on `app` when imported (in the order
+`--help` lists them).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.markup import escape
+
+from flows.cli import plan, render, review, server, store, worker, models  # noqa: F401  (registers commands)
+from flows.cli.app import app, console, err_console
+from shots.errors import StoryreelError
+
+__all__ = ["app", "console", "err_console", "main"]
+
+
+def main() -> None:
+    """Console-script entry point: storyreel errors become one red line and an exit code."""
+    try:
+        app()
+    except StoryreelError as exc:
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+
