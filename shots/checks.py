@@ -1,12 +1,21 @@
-"""Rules that span a whole storyboard, reported with the location of the offending field."""
+"""Rules that span a whole storyboard, reported with the location of the offending field.
+
+The checks read the raw document (the dict every parser produces), not the validated model, so
+that one pass reports every problem: a storyboard with a misspelt key *and* an unknown
+character gets both messages at once. Values of the wrong type are left to pydantic, which
+reports them; these checks skip what they cannot read.
+"""
 
 from __future__ import annotations
 
+import errno
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shots.families import spec_for_model
-from shots.models import Crossfade, Storyboard
 
 Loc = tuple[str | int, ...]
 
@@ -23,10 +32,16 @@ def resolve_asset(base_dir: Path, relative: str) -> Path:
     """Resolve a path written in a storyboard; it must stay inside the storyboard's folder.
 
     Raises:
-        ValueError: The path escapes ``base_dir`` (absolute, ``..``, or through a link).
+        ValueError: The path escapes ``base_dir`` (absolute, ``..``, or through a link), loops
+            through links, or is a name no filesystem takes.
     """
-    base = base_dir.resolve()
-    target = (base / relative).resolve()
+    try:
+        base = base_dir.resolve()
+        target = (base / relative).resolve()
+    except RuntimeError:  # Python ≤ 3.12 raises this for a loop of symbolic links
+        raise ValueError(f"{relative!r} is a loop of symbolic links") from None
+    except OSError as exc:
+        raise ValueError(f"{relative!r} cannot be used as a path: {_os_reason(exc)}") from None
     if not target.is_relative_to(base):
         raise ValueError(
             f"{relative!r} is outside the storyboard's folder {str(base)!r}; "
@@ -35,88 +50,147 @@ def resolve_asset(base_dir: Path, relative: str) -> Path:
     return target
 
 
-def _check_asset(base_dir: Path, relative: str, loc: Loc, what: str) -> list[Problem]:
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return "a name in it is longer than the filesystem allows (255 bytes)"
+    if exc.errno == errno.ELOOP:
+        return "a loop of symbolic links"
+    return exc.strerror or type(exc).__name__
+
+
+def asset_problem(base_dir: Path, relative: str, what: str) -> str | None:
+    """Why a file named in a storyboard cannot be used (None when it is a readable file)."""
     try:
         path = resolve_asset(base_dir, relative)
+        if path.is_file():
+            return None
+        exists = path.exists()
     except ValueError as exc:
-        return [Problem(loc, str(exc))]
-    if not path.is_file():
-        return [Problem(loc, f"{what} {relative!r} does not exist (looked for {str(path)!r})")]
-    return []
+        return str(exc)
+    except OSError as exc:
+        return f"{what} {relative!r} cannot be used as a path: {_os_reason(exc)}"
+    if exists:
+        return f"{what} {relative!r} is not a regular file ({str(path)!r})"
+    return f"{what} {relative!r} does not exist (looked for {str(path)!r})"
 
 
-def check_storyboard(board: Storyboard, base_dir: Path) -> list[Problem]:
-    """Every cross-field problem of ``board``; an empty list means it can be rendered."""
+def model_problem(model: str, what: str = "model") -> str | None:
+    """Why a model name can never load (None when it may): a local path that cannot be
+    expanded or used as a path, or text that is neither ``tiny``, a path nor a hub id."""
+    if model == "tiny":
+        return None
+    if model.startswith(("/", ".", "~")):
+        try:
+            Path(model).expanduser().exists()
+        except RuntimeError as exc:  # ~nosuchuser
+            return f"{what} {model!r} cannot be expanded: {exc}"
+        except OSError as exc:
+            return f"{what} {model!r} cannot be used as a path: {_os_reason(exc)}"
+        return None
+    parts = model.split("/")
+    if len(parts) == 2 and all(p and len(p) <= 96 and all(c.isalnum() or c in "-_." for c in p) for p in parts):
+        return None  # a hub id, Org/Name
+    return f"{what} {model!r} is not allowed; use tiny, a diffusers folder (/path, ./path, ~/path) or a hub id Org/Name"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _number(value: Any, default: float | None = None) -> float | None:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _items(value: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(value)) if isinstance(value, (list, tuple)) else []
+
+
+def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
+    """Every cross-field problem of a raw storyboard; an empty list means it can be rendered.
+
+    Runs in time linear in the number of shots.
+    """
     problems: list[Problem] = []
-    seen_shots: dict[str, Loc] = {}
-    seen_scenes: set[str] = set()
-    for cid, character in board.characters.items():
-        if character.reference:
-            problems += _check_asset(
-                base_dir, character.reference, ("characters", cid, "reference"), "reference image"
-            )
-    spec = spec_for_model(board.settings.model)
+    settings = raw.get("settings") if isinstance(raw.get("settings"), Mapping) else {}
+    characters = raw.get("characters") if isinstance(raw.get("characters"), Mapping) else {}
+    for cid, character in characters.items():
+        if isinstance(character, Mapping) and _text(character.get("reference")):
+            problems += _asset(base_dir, character["reference"], ("characters", cid, "reference"), "reference image")
+    model = settings.get("model") if isinstance(settings.get("model"), str) else "tiny"
+    for field in ("model", "t2i_model"):
+        if _text(settings.get(field)) and (why := model_problem(settings[field], field)):
+            problems.append(Problem(("settings", field), why))
+    spec = spec_for_model(model)
     for field in ("width", "height"):
-        value = getattr(board.settings, field)
-        if value is not None and value % spec.size_multiple:
+        value = settings.get(field)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0 and value % spec.size_multiple:
             problems.append(
                 Problem(
                     ("settings", field),
-                    f"{value} is not allowed for a {spec.name} model: "
-                    f"use a multiple of {spec.size_multiple}",
+                    f"{value} is not allowed for a {spec.name} model: use a multiple of {spec.size_multiple}",
                 )
             )
-    if board.settings.audio:
-        problems += _check_asset(base_dir, board.settings.audio, ("settings", "audio"), "audio file")
+    if _text(settings.get("audio")):
+        problems += _asset(base_dir, settings["audio"], ("settings", "audio"), "audio file")
+    fps = _number(settings.get("fps")) or spec.default_fps
 
-    flat = board.shot_list()
-    for index, (scene, shot) in enumerate(flat):
-        si = board.scenes.index(scene)
-        sj = scene.shots.index(shot)
-        loc: Loc = ("scenes", si, "shots", sj)
-        if sj == 0:
-            if scene.id in seen_scenes:
-                problems.append(Problem(("scenes", si, "id"), f"scene id {scene.id!r} is used twice"))
-            seen_scenes.add(scene.id)
-        if shot.id in seen_shots:
-            problems.append(
-                Problem(loc + ("id",), f"shot id {shot.id!r} is used twice; shot ids must be unique")
-            )
-        seen_shots[shot.id] = loc
-        for ci, cid in enumerate(shot.characters):
-            if cid not in board.characters:
-                known = ", ".join(sorted(board.characters)) or "none defined"
-                problems.append(
-                    Problem(
-                        loc + ("characters", ci),
-                        f"unknown character {cid!r}; known characters: {known}",
-                    )
-                )
-        if shot.reference:
-            problems += _check_asset(base_dir, shot.reference, loc + ("reference",), "reference image")
-        if index == 0 and shot.continuity == "continue":
+    flat: list[tuple[Loc, Mapping[str, Any]]] = []
+    seen_scenes: set[str] = set()
+    for si, scene in _items(raw.get("scenes")):
+        if not isinstance(scene, Mapping):
+            continue
+        scene_id = scene.get("id")
+        if isinstance(scene_id, str):
+            if scene_id in seen_scenes:
+                problems.append(Problem(("scenes", si, "id"), f"scene id {scene_id!r} is used twice"))
+            seen_scenes.add(scene_id)
+        flat += [(("scenes", si, "shots", sj), shot) for sj, shot in _items(scene.get("shots")) if isinstance(shot, Mapping)]
+
+    seen_shots: set[str] = set()
+    known = ", ".join(sorted(str(c) for c in characters)) or "none defined"
+    for index, (loc, shot) in enumerate(flat):
+        shot_id = shot.get("id")
+        if isinstance(shot_id, str):
+            if shot_id in seen_shots:
+                problems.append(Problem(loc + ("id",), f"shot id {shot_id!r} is used twice; shot ids must be unique"))
+            seen_shots.add(shot_id)
+        for ci, cid in _items(shot.get("characters")):
+            if isinstance(cid, str) and cid not in characters:
+                problems.append(Problem(loc + ("characters", ci), f"unknown character {cid!r}; known characters: {known}"))
+        if _text(shot.get("reference")):
+            problems += _asset(base_dir, shot["reference"], loc + ("reference",), "reference image")
+        if index == 0 and shot.get("continuity") == "continue":
+            problems.append(Problem(loc + ("continuity",), "the first shot has no previous shot to continue; use 'cut'"))
+        duration = _number(shot.get("duration"), 3.0)
+        if duration is not None and (why := spec.duration_problem(duration, fps)):
+            problems.append(Problem(loc + ("duration",), why))
+        transition = shot.get("transition")
+        fade = _number(transition.get("crossfade")) if isinstance(transition, Mapping) else None
+        if fade is None:
+            continue
+        if index == len(flat) - 1:
+            problems.append(Problem(loc + ("transition",), "the last shot has no next shot to crossfade into; use 'cut'"))
+            continue
+        following = _number(flat[index + 1][1].get("duration"), 3.0)
+        if duration is not None and following is not None and fade >= min(duration, following):
             problems.append(
                 Problem(
-                    loc + ("continuity",),
-                    "the first shot has no previous shot to continue; use 'cut'",
+                    loc + ("transition", "crossfade"),
+                    f"a {fade:g} s crossfade must be shorter than both shots it joins "
+                    f"(shortest is {min(duration, following):g} s)",
                 )
             )
-        if isinstance(shot.transition, Crossfade):
-            if index == len(flat) - 1:
-                problems.append(
-                    Problem(
-                        loc + ("transition",),
-                        "the last shot has no next shot to crossfade into; use 'cut'",
-                    )
-                )
-            else:
-                longest = min(shot.duration, flat[index + 1][1].duration)
-                if shot.transition.crossfade >= longest:
-                    problems.append(
-                        Problem(
-                            loc + ("transition", "crossfade"),
-                            f"a {shot.transition.crossfade} s crossfade must be shorter than both "
-                            f"shots it joins (shortest is {longest} s)",
-                        )
-                    )
     return problems
+
+
+def _asset(base_dir: Path, relative: str, loc: Loc, what: str) -> list[Problem]:
+    problem = asset_problem(base_dir, relative, what)
+    return [Problem(loc, problem)] if problem else []

@@ -6,6 +6,10 @@ scene (and known characters named in a paragraph) appear in its shots; `CUT TO:`
 character is described by the action sentence that first names it in capitals, unless the
 sidecar file (`<screenplay>.yaml`) defines it. No registry parser reports source lines, which
 our error messages need, so this follows the spec directly.
+
+Every step is linear in the length of the screenplay: no regular expression here can
+backtrack (character classes under one quantifier, or plain string scanning), so one hostile
+line cannot stall a worker that validates an upload.
 """
 
 from __future__ import annotations
@@ -20,11 +24,43 @@ from shots.parsing import Locator
 DISSOLVE_SECONDS = 1.0
 
 _HEADING = re.compile(r"^(?:INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[\s.]", re.IGNORECASE)
-_TRANSITION = re.compile(r"^[A-Z0-9 .'-]+TO:$")
-_CUE = re.compile(r"^(?P<name>[A-Z][A-Z0-9 .'-]*?)\s*(\(.*\))?\s*\^?$")
-_NOTE = re.compile(r"\[\[.*?\]\]", re.DOTALL)
-_BONEYARD = re.compile(r"/\*.*?\*/", re.DOTALL)
+_UPPER_LINE = re.compile(r"[A-Z0-9 .'-]+")
+_CUE_NAME = re.compile(r"[A-Z][A-Z0-9 .'-]*")
 _EMPHASIS = re.compile(r"[*_]+")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ'-")
+
+
+def _strip_spans(text: str, opening: str, closing: str) -> str:
+    """``text`` without each ``opening … closing`` span (newlines inside kept, so line numbers
+    hold); an unclosed span is left as text. One scan, linear in the text."""
+    out: list[str] = []
+    at = 0
+    while (start := text.find(opening, at)) != -1:
+        end = text.find(closing, start + len(opening))
+        if end == -1:
+            break
+        out.append(text[at:start])
+        out.append("\n" * text.count("\n", start, end))
+        at = end + len(closing)
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _capital_names(text: str) -> list[str]:
+    """Runs of words in capitals (``OLD PIKE``), as written, in order of appearance."""
+    names: list[str] = []
+    run: list[str] = []
+    for raw in text.split():
+        word = raw.strip(".,;:!?\"()[]")
+        capital = len(word) >= 2 and word[0].isascii() and word[0].isupper() and all(c in _NAME_CHARS for c in word)
+        if capital:
+            run.append(word)
+        if run and (not capital or word != raw.rstrip(".,;:!?\")\"")):
+            names.append(" ".join(run))
+            run = []
+    if run:
+        names.append(" ".join(run))
+    return names
 
 
 @dataclass
@@ -50,8 +86,7 @@ def parse_fountain(text: str, known_characters: Iterable[str] = ()) -> tuple[dic
         text: The screenplay.
         known_characters: Ids defined elsewhere (the sidecar); they join a shot when named.
     """
-    text = _BONEYARD.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    text = _NOTE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    text = _strip_spans(_strip_spans(text, "/*", "*/"), "[[", "]]")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     title, start = _title_page(lines)
     locator = Locator()
@@ -76,13 +111,15 @@ def parse_fountain(text: str, known_characters: Iterable[str] = ()) -> tuple[dic
             continue
         if blank_before and (_HEADING.match(line) or (line.startswith(".") and not line.startswith(".."))):
             heading = line[1:].strip() if line.startswith(".") else line
-            heading = re.sub(r"\s*#[^#]+#\s*$", "", heading)  # scene numbers
+            if heading.endswith("#") and (mark := heading.rfind("#", 0, len(heading) - 1)) > 0:
+                heading = heading[:mark].rstrip()  # a scene number: INT. HOUSE #12#
             scenes.append(_Scene(f"sc{len(scenes) + 1:02d}", heading, i + 1))
             i += 1
             continue
         next_blank = i + 1 >= n or not lines[i + 1].strip()
         forced_transition = line.startswith(">") and not line.endswith("<")
-        if blank_before and next_blank and (_TRANSITION.match(line) or forced_transition):
+        transition = line.endswith("TO:") and _UPPER_LINE.fullmatch(line[:-3]) is not None
+        if blank_before and next_blank and (transition or forced_transition):
             _apply_transition(scene(), line.lstrip(">").strip().upper())
             i += 1
             continue
@@ -99,7 +136,7 @@ def parse_fountain(text: str, known_characters: Iterable[str] = ()) -> tuple[dic
         action = _EMPHASIS.sub("", " ".join(p for p in para if p))
         if action:
             _add_shot(scene(), action, para_start + 1)
-            for name in re.findall(r"\b[A-Z][A-Z'-]+(?: [A-Z][A-Z'-]+)*\b", action):
+            for name in _capital_names(action):
                 intros.setdefault(character_id(name), _sentence_with(action, name))
     return _assemble(title, scenes, intros, set(known_characters), locator), locator
 
@@ -123,12 +160,15 @@ def _title_page(lines: list[str]) -> tuple[str | None, int]:
 
 
 def _cue(line: str) -> str | None:
+    """The character name of a cue line (``MAYA``, ``TOM (V.O.)``, ``@McCLANE``, ``BRICK ^``)."""
     if line.startswith("@"):
         return line[1:].split("(")[0].strip().rstrip("^").strip() or None
-    match = _CUE.match(line)
-    if match and any(c.isalpha() for c in match.group("name")) and not _HEADING.match(line):
-        return match.group("name").strip()
-    return None
+    name = line.rstrip().removesuffix("^").rstrip()
+    if name.endswith(")") and "(" in name:  # an extension: (V.O.), (CONT'D)
+        name = name[: name.index("(")].rstrip()
+    if not _CUE_NAME.fullmatch(name) or not any(c.isalpha() for c in name) or _HEADING.match(line):
+        return None
+    return name.strip()
 
 
 def _dialogue(lines: list[str], i: int, cue: str, scene: _Scene) -> int:
@@ -172,6 +212,19 @@ def _sentence_with(text: str, name: str) -> str:
     return text
 
 
+def _named(text: str, by_words: dict[tuple[str, ...], str], longest: int) -> list[str]:
+    """Characters whose name (one or more words, any case) appears in ``text``: each run of up
+    to ``longest`` words is looked up once, so the cost is linear in the text."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    found = {
+        by_words[key]
+        for i in range(len(words))
+        for n in range(1, longest + 1)
+        if (key := tuple(words[i : i + n])) in by_words
+    }
+    return sorted(found)
+
+
 def _assemble(
     title: str | None,
     scenes: list[_Scene],
@@ -184,6 +237,8 @@ def _assemble(
         cid: {"description": intros.get(cid, cid.replace("_", " ").title())} for cid in sorted(speakers)
     }
     cast_pool = sorted(speakers | known)
+    by_words = {tuple(cid.split("_")): cid for cid in cast_pool}
+    longest = max((len(words) for words in by_words), default=0)
     raw_scenes: list[dict[str, Any]] = []
     number = 0
     for si, sc in enumerate(scenes):
@@ -197,7 +252,7 @@ def _assemble(
         for sj, (shot, line) in enumerate(zip(sc.shots, sc.shot_lines)):
             number += 1
             mentions = shot.pop("mentions")
-            named = [cid for cid in cast_pool if re.search(rf"\b{re.escape(cid.replace('_', ' '))}\b", mentions, re.I)]
+            named = _named(mentions, by_words, longest)
             cast = list(dict.fromkeys(sc.speakers + sorted(named)))
             shot.update(id=f"s{number:02d}", characters=cast, dialogue=tuple(shot["dialogue"]))
             shots.append(shot)

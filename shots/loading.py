@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shots.csv_format import parse_csv
 from shots.errors import StoryboardError
 from shots.fountain import parse_fountain
 from shots.models import Storyboard
-from shots.parsing import build_storyboard, read_text, yaml_line_map
+from shots.parsing import build_storyboard, load_yaml, read_text
 from shots.yaml_format import parse_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -60,14 +58,16 @@ def load_storyboard(path: str | Path) -> Storyboard:
 
 
 def _read_sidecar(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    try:
+        if not path.exists():
+            return {}
+    except OSError:  # a storyboard name too long for a sidecar beside it has none
         return {}
     text = read_text(path)
     try:
-        yaml_line_map(text)
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, StoryboardError) as exc:
-        raise StoryboardError(f"not valid YAML: {exc}", file=str(path)) from None
+        data, lines = load_yaml(text)
+    except StoryboardError as exc:
+        raise StoryboardError(exc.message, file=str(path), line=exc.line) from None
     if not isinstance(data, dict):
         raise StoryboardError("the sidecar must be a mapping", file=str(path), line=1)
     for key in data:
@@ -75,6 +75,6 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
             raise StoryboardError(
                 f"unknown key {key!r}; a sidecar may hold {', '.join(SIDECAR_KEYS)}",
                 file=str(path),
-                line=yaml_line_map(text).get((key,)),
+                line=lines.get((key,)),
             )
     return data

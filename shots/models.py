@@ -7,9 +7,10 @@ transitions between shots) live in `shots.checks` so that each parser can point 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 METRICS = ("identity", "temporal", "boundary", "prompt", "flicker", "color_drift")
 """Every metric a take is scored on; threshold keys must be among these."""
@@ -19,6 +20,54 @@ ShotId = Annotated[
     Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"),
 ]
 
+# Limits on what a storyboard may ask for (README, "Limits"): beyond them no model renders.
+MAX_SIDE = 4096
+MAX_FPS = 120
+MAX_STEPS = 1000
+MAX_TAKES = 50
+MAX_SECONDS = 600.0
+MAX_GUIDANCE = 50.0
+MAX_WINDOW = 1000
+MAX_TEXT = 20_000
+MAX_PATH = 4096
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML's true/false are not numbers (pydantic would read ``fps: true`` as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _int(low: int, high: int) -> Any:
+    def bounded(value: Any) -> Any:
+        value = _not_bool(value)
+        if isinstance(value, str):  # YAML reads 1e30 as text; CSV cells are always text
+            try:
+                value = float(value) if any(c in value.lower() for c in ".e") else int(value)
+            except ValueError:
+                raise ValueError(f"must be a whole number from {low} to {high}, not {value!r}") from None
+        if isinstance(value, float) and not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return value
+
+    return Annotated[int, BeforeValidator(bounded), Field(ge=low, le=high)]
+
+
+def _float(low: float, high: float, *, exclusive: bool = False) -> Any:
+    bound = {"gt": low} if exclusive else {"ge": low}
+    return Annotated[float, BeforeValidator(_not_bool), Field(le=high, allow_inf_nan=False, **bound)]
+
+
+Side = _int(1, MAX_SIDE)
+Seed = _int(0, 2**32 - 1)
+Steps = _int(1, MAX_STEPS)
+Guidance = _float(0.0, MAX_GUIDANCE)
+Seconds = _float(0.0, MAX_SECONDS, exclusive=True)
+Threshold = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+PathText = Annotated[str, Field(min_length=1, max_length=MAX_PATH)]
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -27,12 +76,12 @@ class _Frozen(BaseModel):
 class Crossfade(_Frozen):
     """A dissolve into the next shot lasting ``crossfade`` seconds."""
 
-    crossfade: PositiveFloat
+    crossfade: Seconds  # type: ignore[valid-type]
 
 
 Transition = Literal["cut"] | Crossfade
 Continuity = Literal["cut", "continue"]
-Thresholds = dict[Literal[METRICS], float | None]  # type: ignore[valid-type]
+Thresholds = dict[Literal[METRICS], Threshold | None]  # type: ignore[valid-type]
 
 
 class Settings(_Frozen):
@@ -41,59 +90,59 @@ class Settings(_Frozen):
     ``width``/``height``/``fps`` left empty take the model family's native values.
     """
 
-    model: str = "tiny"
-    width: PositiveInt | None = None
-    height: PositiveInt | None = None
-    fps: PositiveInt | None = None
-    steps: PositiveInt = 20
-    guidance: float = Field(default=5.0, ge=0)
-    seed: int = Field(default=0, ge=0, lt=2**32)
-    negative_prompt: str = ""
-    max_takes: PositiveInt = 3
+    model: PathText = "tiny"  # type: ignore[valid-type]
+    width: Side | None = None  # type: ignore[valid-type]
+    height: Side | None = None  # type: ignore[valid-type]
+    fps: _int(1, MAX_FPS) | None = None  # type: ignore[valid-type]
+    steps: Steps = 20  # type: ignore[valid-type]
+    guidance: Guidance = 5.0  # type: ignore[valid-type]
+    seed: Seed = 0  # type: ignore[valid-type]
+    negative_prompt: Text = ""  # type: ignore[valid-type]
+    max_takes: _int(1, MAX_TAKES) = 3  # type: ignore[valid-type]
     # Chaining: which frame of the previous take conditions a `continue` shot.
     keyframe: Literal["sharpest", "last"] = "sharpest"
-    keyframe_window: PositiveInt = 8
-    t2i_model: str | None = None
+    keyframe_window: _int(1, MAX_WINDOW) = 8  # type: ignore[valid-type]
+    t2i_model: PathText | None = None  # type: ignore[valid-type]
     # Consistency.
-    scorer: str = "tiny"
+    scorer: PathText = "tiny"  # type: ignore[valid-type]
     thresholds: Thresholds = Field(default_factory=dict)
     color_match: Literal["scene", "previous", "off"] = "off"
     # Speed knobs.
     device: str = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    attention_backend: str | None = None
+    attention_backend: Annotated[str, Field(max_length=64)] | None = None
     cache: Literal["off", "first_block", "mag", "taylorseer", "pyramid"] = "off"
     compile: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
     # The cut.
-    audio: str | None = None
+    audio: PathText | None = None  # type: ignore[valid-type]
 
 
 class Character(_Frozen):
     """A recurring character; ``reference`` is an image path relative to the storyboard."""
 
-    description: str = Field(min_length=1)
-    reference: str | None = None
+    description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    reference: PathText | None = None  # type: ignore[valid-type]
 
 
 class Shot(_Frozen):
     """One shot. ``transition`` is how this shot ends into the next one."""
 
     id: ShotId
-    prompt: str = Field(min_length=1)
+    prompt: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     characters: tuple[str, ...] = ()
-    camera: str | None = None
-    duration: PositiveFloat = 3.0
+    camera: Text | None = None  # type: ignore[valid-type]
+    duration: Seconds = 3.0  # type: ignore[valid-type]
     continuity: Continuity | None = None
     transition: Transition = "cut"
-    seed: int | None = Field(default=None, ge=0, lt=2**32)
-    negative_prompt: str | None = None
-    steps: PositiveInt | None = None
-    guidance: float | None = Field(default=None, ge=0)
-    reference: str | None = None
+    seed: Seed | None = None  # type: ignore[valid-type]
+    negative_prompt: Text | None = None  # type: ignore[valid-type]
+    steps: Steps | None = None  # type: ignore[valid-type]
+    guidance: Guidance | None = None  # type: ignore[valid-type]
+    reference: PathText | None = None  # type: ignore[valid-type]
     thresholds: Thresholds = Field(default_factory=dict)
-    dialogue: tuple[str, ...] = ()
+    dialogue: tuple[Text, ...] = ()  # type: ignore[valid-type]
 
 
 class Scene(_Frozen):
@@ -107,9 +156,9 @@ class Scene(_Frozen):
 class Storyboard(_Frozen):
     """A whole storyboard. Build it with `shots.parsers.load_storyboard`."""
 
-    title: str = Field(min_length=1)
+    title: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     settings: Settings = Field(default_factory=Settings)
-    style: str | None = None
+    style: Text | None = None  # type: ignore[valid-type]
     characters: dict[ShotId, Character] = Field(default_factory=dict)
     scenes: tuple[Scene, ...] = Field(min_length=1)
 

@@ -8,6 +8,8 @@ and raises one `StoryboardError` listing every problem.
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -18,11 +20,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from shots.checks import Loc, Problem, check_storyboard
+from shots.checks import Loc, Problem, _os_reason, check_storyboard
 from shots.errors import StoryboardError
 from shots.models import Storyboard
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 1024 * 1024
+"""Largest storyboard file read (README, "Limits"): about 8 000 shots of YAML."""
+MAX_ALIAS_NODES = 100_000
+"""How many nodes YAML aliases may add to a document when expanded (a "billion laughs"
+document would add 10⁹)."""
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it
 
 
 @dataclass
@@ -46,18 +53,45 @@ class Locator:
         return None
 
 
-def read_text(path: Path) -> str:
-    """Read a storyboard file as UTF-8 (a BOM is allowed), or raise a located error."""
+def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, or a located StoryboardError.
+
+    FIFOs, devices and folders are refused before reading (``/dev/zero`` would never end, a
+    FIFO would wait for a writer); the file is opened once and checked through its handle.
+    """
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise StoryboardError("file not found", file=str(path)) from None
     except IsADirectoryError:
         raise StoryboardError("is a folder; give a storyboard file", file=str(path)) from None
     except OSError as exc:
-        raise StoryboardError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if len(data) > MAX_BYTES:
-        raise StoryboardError(f"larger than {MAX_BYTES // 2**20} MiB", file=str(path))
+        raise StoryboardError(f"cannot read: {_os_reason(exc)}", file=str(path)) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise StoryboardError("is a folder; give a storyboard file", file=str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise StoryboardError("is not a regular file (a device, FIFO or socket); give a storyboard file", file=str(path))
+        if info.st_size > limit:
+            raise StoryboardError(f"is {info.st_size / 2**20:.1f} MiB; storyboards are at most {limit // 2**20} MiB", file=str(path))
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise StoryboardError(f"cannot read: {_os_reason(exc)}", file=str(path)) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise StoryboardError(f"storyboards are at most {limit // 2**20} MiB", file=str(path))
+    return data
+
+
+def read_text(path: Path) -> str:
+    """Read a storyboard file as UTF-8 (a BOM is allowed), or raise a located error."""
+    data = read_bytes(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -75,15 +109,20 @@ def read_text(path: Path) -> str:
 
 
 def build_storyboard(raw: Mapping[str, Any], locator: Locator, file: str, base_dir: Path) -> Storyboard:
-    """Validate ``raw`` into a `Storyboard`; raise one error naming every problem."""
+    """Validate ``raw`` into a `Storyboard`; raise one error naming every problem.
+
+    Field rules (pydantic) and cross-field rules (`check_storyboard`) run in the same pass, so
+    every problem is reported at once.
+    """
+    problems: list[Problem] = []
+    board = None
     try:
         board = Storyboard.model_validate(raw)
     except ValidationError as exc:
-        problems = [_problem_from_pydantic(err) for err in exc.errors()]
-        raise _error(_dedupe(p for p in problems if p is not None), locator, file) from None
-    problems = check_storyboard(board, base_dir)
-    if problems:
-        raise _error(problems, locator, file)
+        problems = [p for err in exc.errors() if (p := _problem_from_pydantic(err)) is not None]
+    problems = _dedupe(problems + check_storyboard(raw, base_dir))
+    if problems or board is None:
+        raise _error(problems or [Problem((), "not a valid storyboard")], locator, file)
     return board
 
 
@@ -138,7 +177,8 @@ def _problem_from_pydantic(err: Mapping[str, Any]) -> Problem | None:
         return Problem(tuple(loc), f"unknown key {loc[-1]!r}{hint}; allowed keys: {', '.join(allowed)}")
     if kind == "missing":
         return Problem(tuple(loc), "required and missing")
-    message = err["msg"]
+    message = str(err.get("ctx", {}).get("error", "")) if kind == "value_error" else err["msg"]
+    message = message or err["msg"]
     if "transition" in loc[-2:]:
         message = f"{message}; use 'cut' or {{crossfade: SECONDS}}"
     if "[key]" in err["loc"]:
@@ -177,30 +217,113 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def yaml_line_map(text: str) -> dict[Loc, int]:
-    """Line of every key and item in a YAML document; raises on duplicate mapping keys."""
-    lines: dict[Loc, int] = {}
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is None:
-        return lines
+def load_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
+    """Parse YAML once: the data and the line of every key and item.
 
-    def walk(node: yaml.Node, path: Loc) -> None:
-        lines[path] = node.start_mark.line + 1
+    Raises:
+        StoryboardError: (without a file) for a syntax error at the line of its cause, a
+            mapping key that is not a plain scalar, a duplicate key, aliases that expand past
+            `MAX_ALIAS_NODES`, or nesting too deep.
+        yaml.YAMLError: Never; converted as above.
+    """
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        lines = _line_map(root, text)
+        return loader.construct_document(root), lines
+    except yaml.MarkedYAMLError as exc:
+        raise StoryboardError(f"not valid YAML: {_yaml_problem(exc)}", line=_yaml_line(exc, text)) from None
+    except yaml.YAMLError as exc:
+        raise StoryboardError(f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise StoryboardError("YAML nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_line(exc: yaml.MarkedYAMLError, text: str) -> int | None:
+    """The line of a YAML error's cause: where the scanner found the problem, unless that is the
+    end of the file (an unclosed quote or bracket), then where the unclosed thing began."""
+    problem, context = exc.problem_mark, exc.context_mark
+    mark = problem or context
+    if problem is not None and context is not None and problem.index >= len(text.rstrip()):
+        mark = context
+    if mark is None:
+        return None
+    return min(mark.line + 1, max(1, text.count("\n") + (0 if text.endswith("\n") else 1)))
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    if exc.context and exc.problem:
+        return f"{exc.problem} ({exc.context})"
+    return exc.problem or exc.context or "syntax error"
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes of the document with every alias expanded, counted without expanding them."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if done:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), 10**12)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _line_map(root: yaml.Node, text: str) -> dict[Loc, int]:
+    distinct = _distinct_nodes(root)
+    if _expanded_size(root) > distinct + MAX_ALIAS_NODES:
+        raise StoryboardError(
+            f"YAML aliases expand this document past {MAX_ALIAS_NODES} nodes; write the values out "
+            "(storyboards allow aliases for small shared blocks only)",
+            line=1,
+        )
+    lines: dict[Loc, int] = {}
+    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, value_node in node.value:
-                key = key_node.value
-                if key in seen:
+                if not isinstance(key_node, yaml.ScalarNode):
                     raise StoryboardError(
-                        f"key {key!r} appears twice in the same block",
+                        "a key must be a plain word or string, not a list or mapping (YAML '? [a, b]' keys are not allowed)",
                         line=key_node.start_mark.line + 1,
                     )
+                key = key_node.value
+                if key in seen and key != "<<":
+                    raise StoryboardError(f"key {key!r} appears twice in the same block", line=key_node.start_mark.line + 1)
                 seen.add(key)
-                walk(value_node, path + (key,))
                 lines[path + (key,)] = key_node.start_mark.line + 1
+                stack.append((value_node, path + (key,)))
         elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    walk(root, ())
+            stack.extend((item, path + (i,)) for i, item in enumerate(node.value))
     return lines
+
+
+def _distinct_nodes(root: yaml.Node) -> int:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in node.value for n in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return len(seen)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shots.checks import Loc
 from shots.errors import StoryboardError
 from shots.models import Storyboard
-from shots.parsing import Locator, build_storyboard, yaml_line_map
+from shots.parsing import Locator, build_storyboard, load_yaml
 
 IMPLICIT_SCENE = "main"
 
@@ -18,19 +16,9 @@ IMPLICIT_SCENE = "main"
 def parse_yaml(text: str, file: str, base_dir: Path) -> Storyboard:
     """Parse YAML storyboard text; ``file`` is used in error messages."""
     try:
-        lines = yaml_line_map(text)
-        data = yaml.safe_load(text)
+        data, lines = load_yaml(text)
     except StoryboardError as exc:
-        exc.file = file
         raise StoryboardError(exc.message, file=file, line=exc.line) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise StoryboardError(
-            f"not valid YAML: {problem}", file=file, line=mark.line + 1 if mark else None
-        ) from None
-    except RecursionError:
-        raise StoryboardError("YAML nested too deeply", file=file) from None
     if data is None:
         raise StoryboardError("the storyboard is empty", file=file, line=1)
     if not isinstance(data, dict):
