@@ -41,6 +41,7 @@ from shots.errors import (
     StitchError,
     TransientGenerationError,
 )
+from shots.families import default_t2i
 from shots.graph import PlannedShot, take_seed
 from storage.repo import (
     StoredMedia,
@@ -93,7 +94,9 @@ def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot) -> S
     if planned.reference:
         return from_reference(resolve_asset(ctx.base_dir, planned.reference), planned.width, planned.height)
     loaded = load_pipeline(ctx.model_dir, ctx.load_options())
-    return from_text(planned.prompt.prompt, planned.width, planned.height, planned.seed, s.t2i_model, loaded.backend.t2v_class is not None, loaded.options.device)
+    t2i = default_t2i(s.model, s.t2i_model)
+    return from_text(planned.prompt.prompt, planned.width, planned.height, planned.seed, t2i,
+                     loaded.backend.t2v_class is not None, loaded.options.device, planned.prompt.action)
 
 
 def identity_references(ctx: RenderContext, session: Session, planned: PlannedShot) -> list[np.ndarray]:
@@ -113,11 +116,17 @@ def identity_references(ctx: RenderContext, session: Session, planned: PlannedSh
     return images
 
 
+NO_IMAGE_STARTS = ("t2v", "neutral")
+"""Start frames that are not a picture of the scene: a take starting from one is its own anchor."""
+
+
 def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, start: StartFrame) -> np.ndarray | None:
-    """First frame of the scene's first shot (this shot's own start when it is that shot)."""
+    """First frame of the scene's first shot: this shot's own start image when it is that
+    shot, or None when that start is no picture of the scene (a neutral frame, text only) —
+    then each take anchors on its own first frame."""
     first = next(p for p in ctx.graph.shots if p.scene == planned.scene)
     if first.id == planned.id:
-        return None if start.text_only else start.image
+        return None if start.source in NO_IMAGE_STARTS else start.image
     shot = get_project_shot(session, ctx.job.project, first.id)
     return _take_frames(ctx, shot.chosen_take)[0] if is_current(shot) else None
 
@@ -178,7 +187,9 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         if first_use:  # the first take of a process pays for loading the model
             result.timings.load = loaded.load_seconds
         frames = result.frames
-        condition = None if start.text_only or not planned.conditioned_on else start.image
+        condition = None if start.source in NO_IMAGE_STARTS or not planned.conditioned_on else start.image
+        if anchor is None and start.source in NO_IMAGE_STARTS:
+            anchor = frames[0]  # the scene starts here: drift is judged against its first frame
         extra: list[MetricScore] = []
         match = ctx.board.settings.color_match
         target = (anchor if match == "scene" else condition) if match != "off" else None

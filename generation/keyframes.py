@@ -6,9 +6,11 @@
 |                                        | frames (variance of Laplacian), or its literal last one |
 | ``cut`` with a reference image         | the shot's ``reference``, else its first character's    |
 | ``cut``, no reference, ``t2i_model``   | a text-to-image keyframe from that diffusers directory  |
+|                                        | (``model: tiny``: the demo world draws the shot's prompt)|
 | ``cut``, none of those                 | the family's text-to-video mode (Wan 2.2 TI2V, LTX);    |
 |                                        | Wan 2.1 / 2.2 A14B / CogVideoX I2V have none: a neutral |
-|                                        | grey frame                                              |
+|                                        | grey frame (said by plan and validate, never judged as  |
+|                                        | the scene's colour anchor)                              |
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from generation.frames import fit_image, handoff_frame, load_image, neutral_frame
 from shots.errors import ModelLoadError
+from shots.families import WORLD_T2I
 
 _T2I: dict[tuple[str, str], Any] = {}
 _T2I_LOCK = threading.Lock()
@@ -64,13 +67,49 @@ def from_text(
     t2i_model: str | None,
     has_t2v: bool,
     device: str = "cpu",
+    action: str = "",
 ) -> StartFrame:
-    """A start frame for a cut shot with no reference (see the module table)."""
-    if t2i_model:
+    """A start frame for a cut shot with no reference (see the module table).
+
+    Args:
+        prompt: The composed prompt (what a keyframe model reads).
+        action: The shot's own prompt (what the demo world draws).
+    """
+    if t2i_model == WORLD_T2I:
+        if world_problem(action) is None:
+            return StartFrame(world_keyframe(action, width, height), "t2i")
+    elif t2i_model:
         return StartFrame(t2i_keyframe(t2i_model, prompt, width, height, seed, device), "t2i")
     if has_t2v:
         return StartFrame(neutral_frame(width, height), "t2v", text_only=True)
     return StartFrame(neutral_frame(width, height), "neutral")
+
+
+def world_problem(action: str) -> str | None:
+    """Why the demo world cannot draw a shot's prompt (None when it can)."""
+    from generation.world import parse_caption
+
+    try:
+        parse_caption(action)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def world_keyframe(action: str, width: int, height: int) -> np.ndarray:
+    """The demo world's first frame for a caption, fitted to (height, width)."""
+    from generation.world import keyframe
+
+    return fit_image(keyframe(action, max(width, height)), width, height)
+
+
+def real_start(keyframe: str, t2i_model: str | None, action: str, has_t2v: bool) -> tuple[str, str | None]:
+    """Where a planned shot will really start (as `from_text` decides), and why not where the
+    plan put it: the embedded model's world keyframe draws only captions of its grammar, and
+    any other prompt starts as a shot without a keyframe model would."""
+    if keyframe == "t2i" and t2i_model == WORLD_T2I and (why := world_problem(action)):
+        return ("t2v" if has_t2v else "neutral"), f"the demo world cannot draw this prompt: {why}"
+    return keyframe, None
 
 
 def t2i_keyframe(model: str, prompt: str, width: int, height: int, seed: int, device: str = "cpu") -> np.ndarray:

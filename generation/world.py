@@ -189,6 +189,28 @@ def end_state(spec: ClipSpec) -> tuple[Actor, ...]:
     return actors_at(spec, 1.0)
 
 
+def keyframe(caption: str, size: int = 64) -> np.ndarray:
+    """The first frame of a clip the caption describes, as the world lays such clips out.
+
+    The embedded demo model's text-to-image: a cut shot without a reference image starts from
+    it. Each shape starts where its motion keeps it in frame (the middle of the range
+    `sample_spec` draws from); two shapes that meet start on either side, others side by side.
+
+    Raises:
+        ValueError: The caption is not of the world's grammar (`parse_caption` says why).
+    """
+    spec = parse_caption(caption)
+    dx, dy = STEPS.get(spec.motion, (0, 0))
+    x = 0.5 - dx * SPEED / 2
+    y = 0.5 - dy * SPEED / 2 + (0.15 if spec.motion == "bounces" else 0.0)
+    count = len(spec.actors)
+    placed = []
+    for n, actor in enumerate(spec.actors):
+        offset = (n - (count - 1) / 2) * (0.5 if spec.motion == "meet" else 0.3)
+        placed.append(replace(actor, x=x + offset, y=y, size=0.25 if count == 1 else 0.2))
+    return draw_frame(tuple(placed), spec.background, size)
+
+
 def held_out(caption: str) -> bool:
     """True for the fixed eighth of captions that training never sees (a stable hash)."""
     return zlib.crc32(caption.encode()) % 8 == 0

@@ -26,6 +26,8 @@ class FamilySpec:
         default_height: Height used when the storyboard sets none.
         default_fps: Native frame rate.
         text_tokens: Text encoder budget in tokens; longer prompts are truncated.
+        text_to_video: The weights can start a shot from text alone (a text-to-video mode);
+            without it a cut shot needs a reference image or a keyframe model.
     """
 
     name: str
@@ -37,6 +39,7 @@ class FamilySpec:
     default_height: int
     default_fps: int
     text_tokens: int
+    text_to_video: bool = False
 
     def frames_for(self, seconds: float, fps: float) -> int:
         """Nearest valid frame count for a duration (ties round up), clamped to the model's range."""
@@ -46,6 +49,28 @@ class FamilySpec:
         if self.max_frames is not None:
             frames = min(frames, self.max_frames)
         return frames
+
+    def duration_problem(self, seconds: float, fps: float) -> str | None:
+        """Why this family cannot render a shot of ``seconds`` at ``fps`` (None when it can).
+
+        The frame count is rounded to the family's rule (and reported by plan); a duration
+        further than half a step outside the family's range is refused instead of clamped.
+        """
+        raw = seconds * fps
+        half = self.frame_step / 2
+        if raw < self.min_frames - half:
+            return (
+                f"{seconds:g} s at {fps:g} fps is {raw:.2f} frames; {self.name} renders at least "
+                f"{self.min_frames} frames ({self.min_frames / fps:.2f} s)"
+            )
+        if self.max_frames is not None and raw > self.max_frames + half:
+            return (
+                f"{seconds:g} s at {fps:g} fps is {raw:.0f} frames; {self.name} renders at most "
+                f"{self.max_frames} frames ({self.max_frames / fps:.2f} s): split the shot"
+            )
+        if raw > MAX_SHOT_FRAMES:
+            return f"{seconds:g} s at {fps:g} fps is {raw:.0f} frames; a shot has at most {MAX_SHOT_FRAMES} frames"
+        return None
 
     def check_frames(self, frames: int) -> None:
         """Raise ValueError unless ``frames`` is valid for this family."""
@@ -65,17 +90,29 @@ class FamilySpec:
                 )
 
 
+MAX_SHOT_FRAMES = 2049
+"""No shot renders more frames than this in one piece, whatever the family (README, "Limits")."""
+
 FAMILIES: dict[str, FamilySpec] = {
     "wan": FamilySpec("wan", 4, 5, None, 16, 832, 480, 16, 512),
     "wan22": FamilySpec("wan22", 4, 5, None, 16, 1280, 720, 16, 512),
-    "wan22_ti2v": FamilySpec("wan22_ti2v", 4, 5, None, 32, 1280, 704, 24, 512),
-    "ltx": FamilySpec("ltx", 8, 9, None, 32, 704, 480, 24, 128),
+    "wan22_ti2v": FamilySpec("wan22_ti2v", 4, 5, None, 32, 1280, 704, 24, 512, text_to_video=True),
+    "ltx": FamilySpec("ltx", 8, 9, None, 32, 704, 480, 24, 128, text_to_video=True),
     "cogvideox": FamilySpec("cogvideox", 8, 9, 49, 16, 720, 480, 8, 226),
 }
 
 TINY_MODEL = "tiny"
 # The embedded tiny model is Wan-architecture but small enough for a CPU.
 TINY_SPEC = FamilySpec("wan", 4, 5, None, 16, 64, 64, 16, 64)
+WORLD_T2I = "world"
+"""The embedded model's keyframe source: the synthetic world it was trained on draws a first
+frame from a caption of its grammar (`generation.world.keyframe`)."""
+
+
+def default_t2i(model: str, t2i_model: str | None) -> str | None:
+    """The keyframe model of a cut shot without a reference: the storyboard's, else the
+    world's for the embedded model, else none."""
+    return t2i_model or (WORLD_T2I if model == TINY_MODEL else None)
 
 # model_index.json `_class_name` → family.
 PIPELINE_CLASSES: dict[str, str] = {
@@ -116,14 +153,13 @@ def spec_for_model(model: str) -> FamilySpec:
     """
     if model == TINY_MODEL:
         return TINY_SPEC
-    index_file = Path(model).expanduser() / "model_index.json"
-    if index_file.is_file():
-        try:
-            family = family_of_index(json.loads(index_file.read_text()))
-        except (OSError, ValueError):
-            family = None
-        if family:
-            return FAMILIES[family]
+    try:  # a name as hostile as ``~nosuchuser/x`` or 300 bytes long plans with the rules below
+        index_file = Path(model).expanduser() / "model_index.json"
+        family = family_of_index(json.loads(index_file.read_text())) if index_file.is_file() else None
+    except (OSError, ValueError, RuntimeError, AttributeError):
+        family = None
+    if family:
+        return FAMILIES[family]
     lowered = model.lower()
     if "ti2v" in lowered:
         return FAMILIES["wan22_ti2v"]

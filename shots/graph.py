@@ -1,21 +1,31 @@
 """The shot graph: resolved render parameters per shot, conditioning links and chains.
 
 A *chain* is a maximal run of shots joined by ``continue``: its first shot starts from a
-keyframe (reference image, text-to-image, or the model's text-to-video mode) and every later
-shot is conditioned on the previous shot's chosen take. Chains are independent of each other
+keyframe (reference image, text-to-image, the model's text-to-video mode, or — for a family
+with none of those — a neutral frame) and every later shot is conditioned on the previous
+shot's chosen take. Chains are independent of each other
 and may render in parallel; a change inside a chain makes every later shot of it stale.
 """
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 
-from shots.families import FamilySpec, spec_for_model
+from shots.families import FamilySpec, default_t2i, spec_for_model
 from shots.models import Crossfade, Storyboard
 from shots.prompts import ComposedPrompt, compose_prompt
 
 SEED_STRIDE = 1_000_003
+START_FRAMES = {
+    "previous": "previous take",
+    "reference": "reference",
+    "t2i": "keyframe",
+    "t2v": "text-to-video",
+    "neutral": "neutral frame",
+}
+"""Where a shot's first frame comes from, as `plan` names it."""
 
 
 def take_seed(base_seed: int, attempt: int) -> int:
@@ -33,7 +43,7 @@ class PlannedShot:
     chain: int
     continuity: str
     conditioned_on: str | None
-    keyframe: str  # "previous", "reference", "t2i" or "t2v"
+    keyframe: str  # "previous", "reference", "t2i", "t2v" or "neutral" (see `START_FRAMES`)
     reference: str | None
     characters: tuple[str, ...]
     prompt: ComposedPrompt
@@ -79,14 +89,16 @@ class ShotGraph:
 
     def shot(self, shot_id: str) -> PlannedShot:
         """The planned shot with this id (KeyError when absent)."""
-        for shot in self.shots:
-            if shot.id == shot_id:
-                return shot
-        raise KeyError(shot_id)
+        return self._index[shot_id]
+
+    @functools.cached_property
+    def _index(self) -> dict[str, PlannedShot]:
+        return {shot.id: shot for shot in self.shots}
 
     def downstream(self, shot_id: str) -> list[str]:
         """Shots after ``shot_id`` in its chain, nearest first."""
-        chain = self.chains[self.shot(shot_id).chain]
+        shot = self.shot(shot_id)
+        chain = self.chains[shot.chain]
         return list(chain[chain.index(shot_id) + 1 :])
 
     @property
@@ -103,6 +115,7 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
     fps = settings.fps or spec.default_fps
     width = settings.width or spec.default_width
     height = settings.height or spec.default_height
+    t2i = default_t2i(settings.model, settings.t2i_model)
     planned: list[PlannedShot] = []
     chains: list[list[str]] = []
     previous: str | None = None
@@ -121,8 +134,10 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
             keyframe, reference = "previous", None
         elif reference:
             keyframe = "reference"
+        elif t2i:
+            keyframe = "t2i"
         else:
-            keyframe = "t2i" if settings.t2i_model else "t2v"
+            keyframe = "t2v" if spec.text_to_video else "neutral"
         thresholds = {**settings.thresholds, **shot.thresholds}
         transition = shot.transition.crossfade if isinstance(shot.transition, Crossfade) else 0.0
         planned.append(

@@ -19,12 +19,14 @@ class ComposedPrompt:
         negative_prompt: The shot's negative prompt, else the storyboard's.
         tokens: Estimated token count of ``prompt``.
         budget: The model's text budget in tokens.
+        action: The shot's own prompt text, before style, characters and camera join it.
     """
 
     prompt: str
     negative_prompt: str
     tokens: int
     budget: int
+    action: str = ""
 
     @property
     def warning(self) -> str | None:
@@ -59,4 +61,4 @@ def compose_prompt(board: Storyboard, shot: Shot, budget: int) -> ComposedPrompt
         parts.append(_sentence(f"Camera: {shot.camera}"))
     prompt = " ".join(parts)
     negative = shot.negative_prompt if shot.negative_prompt is not None else board.settings.negative_prompt
-    return ComposedPrompt(prompt, " ".join(negative.split()), estimate_tokens(prompt), budget)
+    return ComposedPrompt(prompt, " ".join(negative.split()), estimate_tokens(prompt), budget, " ".join(shot.prompt.split()))

@@ -50,7 +50,7 @@ def test_chains_conditioning_and_downstream() -> None:
     graph = plan_storyboard(_board())
     assert graph.chains == (("a", "b"), ("c", "d", "e"))
     by_id = {s.id: s for s in graph.shots}
-    assert by_id["a"].conditioned_on is None and by_id["a"].keyframe == "t2v"
+    assert by_id["a"].conditioned_on is None and by_id["a"].keyframe == "t2i"  # the world draws it
     assert by_id["b"].conditioned_on == "a" and by_id["b"].keyframe == "previous"
     assert by_id["c"].conditioned_on is None  # explicit cut inside a scene
     assert by_id["d"].conditioned_on == "c"  # explicit continue across scenes
@@ -64,15 +64,29 @@ def test_reference_keyframe_and_t2i_fallback() -> None:
     board = _board(characters={"ana": {"description": "x"}, "bo": {"description": "y", "reference": "bo.png"}})
     graph = plan_storyboard(board)
     assert (graph.shot("a").keyframe, graph.shot("a").reference) == ("reference", "bo.png")
-    assert graph.shot("c").keyframe == "t2v"
+    assert graph.shot("c").keyframe == "t2i"  # the embedded model's world keyframe
     assert plan_storyboard(_board(settings={"t2i_model": "/m/sdxl"})).shot("c").keyframe == "t2i"
+
+
+def test_start_frames_are_named_for_what_each_family_can_do() -> None:
+    """A cut shot without a reference starts from text only where the family has a text mode;
+    elsewhere the plan says it starts from a neutral frame, instead of claiming text-to-video."""
+    starts = {
+        model: plan_storyboard(_board(settings={"model": model})).shot("c").keyframe
+        for model in ("Lightricks/LTX-Video", "Wan-AI/Wan2.2-TI2V-5B", "/m/wan2.1-i2v-14b", "THUDM/CogVideoX-5b-I2V")
+    }
+    assert starts == {"Lightricks/LTX-Video": "t2v", "Wan-AI/Wan2.2-TI2V-5B": "t2v", "/m/wan2.1-i2v-14b": "neutral",
+                      "THUDM/CogVideoX-5b-I2V": "neutral"}
+    assert plan_storyboard(_board(settings={"model": "/m/wan", "t2i_model": "/m/sdxl"})).shot("c").keyframe == "t2i"
 
 
 def test_frames_follow_each_family_rule() -> None:
     wan, ltx = FAMILIES["wan"], FAMILIES["ltx"]
     assert wan.frames_for(5.0, 16) == 81  # Wan 2.1's native 81 frames
     assert wan.frames_for(3.0, 16) == 49
-    assert wan.frames_for(0.01, 16) == 5
+    assert wan.frames_for(0.01, 16) == 5  # rounded up here; validate refuses it (duration_problem)
+    assert wan.duration_problem(0.01, 16) is not None and wan.duration_problem(0.3, 16) is None
+    assert "at most 49 frames (6.12 s)" in FAMILIES["cogvideox"].duration_problem(10, 8)
     assert ltx.frames_for(5.0, 24) == 121
     assert FAMILIES["cogvideox"].frames_for(10, 8) == 49  # capped at the trained length
     for spec in FAMILIES.values():

@@ -3,28 +3,78 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.markup import escape
 from rich.table import Table
 
 from flows.cli.app import FileArg, JsonOpt, app, console, err_console
-from shots.graph import ShotGraph, plan_storyboard
+from shots.errors import StoryboardError
+from shots.families import default_t2i
+from shots.graph import START_FRAMES, PlannedShot, ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
+from shots.models import Storyboard
+
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings (neutral start frames, long prompts) as errors.")]
 
 
-def _plan(file: Path) -> ShotGraph:
-    return plan_storyboard(load_storyboard(file))
+@dataclass(frozen=True)
+class Start:
+    """Where a shot's first frame will come from, and what the user should know about it."""
+
+    kind: str
+    detail: str | None
+    warning: str | None
+
+
+def shot_starts(board: Storyboard, graph: ShotGraph) -> dict[str, Start]:
+    """The real start of every planned shot (`generation.keyframes.real_start`), with a
+    warning for each shot that will start from a neutral grey frame."""
+    from generation.keyframes import real_start
+
+    t2i = default_t2i(board.settings.model, board.settings.t2i_model)
+    starts = {}
+    for s in graph.shots:
+        kind, why = real_start(s.keyframe, t2i, s.prompt.action, graph.spec.text_to_video)
+        detail = {"previous": s.conditioned_on, "reference": s.reference, "t2i": t2i}.get(kind)
+        warning = None
+        if kind == "neutral":
+            reason = why or f"a {graph.spec.name} model has no text-to-video mode"
+            warning = (
+                f"starts from a neutral grey frame ({reason}); add a `reference` (on the shot or one "
+                "of its characters), `settings.t2i_model`, or use a family with a text mode (Wan 2.2 "
+                "TI2V, LTX-Video)"
+            )
+        starts[s.id] = Start(kind, detail, warning)
+    return starts
+
+
+def _warnings(graph: ShotGraph, starts: dict[str, Start]) -> list[tuple[PlannedShot, str]]:
+    found = []
+    for s in graph.shots:
+        for text in (starts[s.id].warning, s.prompt.warning):
+            if text:
+                found.append((s, text))
+    return found
+
+
+def _report(file: Path, warnings: list[tuple[PlannedShot, str]], strict: bool) -> None:
+    if strict and warnings:
+        lines = "\n".join(f"shot {s.id}: {text}" for s, text in warnings)
+        raise StoryboardError(f"--strict turns {len(warnings)} warning(s) into errors:\n{lines}", file=str(file))
+    for s, text in warnings:
+        err_console.print(f"[yellow]Warning:[/] {s.id}: {escape(text)}")
 
 
 @app.command()
-def validate(file: FileArg) -> None:
+def validate(file: FileArg, strict: StrictOpt = False) -> None:
     """Check a storyboard; exit 2 with FILE:LINE and what is allowed when it is wrong."""
-    graph = _plan(file)
-    for shot in graph.shots:
-        if shot.prompt.warning:
-            err_console.print(f"[yellow]Warning:[/] {shot.id}: {escape(shot.prompt.warning)}")
+    board = load_storyboard(file)
+    graph = plan_storyboard(board)
+    _report(file, _warnings(graph, shot_starts(board, graph)), strict)
     scenes = len({s.scene for s in graph.shots})
     console.print(
         f"[green]OK[/] {escape(str(file))}: {len(graph.shots)} shots in {scenes} scenes, "
@@ -33,7 +83,7 @@ def validate(file: FileArg) -> None:
     )
 
 
-def plan_rows(graph: ShotGraph) -> list[dict[str, Any]]:
+def plan_rows(graph: ShotGraph, starts: dict[str, Start]) -> list[dict[str, Any]]:
     """One JSON-ready object per planned shot."""
     return [
         {
@@ -55,6 +105,7 @@ def plan_rows(graph: ShotGraph) -> list[dict[str, Any]]:
             "continuity": s.continuity,
             "conditioned_on": s.conditioned_on,
             "keyframe": s.keyframe,
+            "start": {"kind": starts[s.id].kind, "from": starts[s.id].detail, "warning": starts[s.id].warning},
             "reference": s.reference,
             "transition": {"crossfade": s.transition_seconds} if s.transition_seconds else "cut",
             "characters": list(s.characters),
@@ -65,26 +116,37 @@ def plan_rows(graph: ShotGraph) -> list[dict[str, Any]]:
     ]
 
 
+def _start_cell(start: Start) -> str:
+    text = START_FRAMES[start.kind]
+    if start.detail:
+        text += f": {start.detail}"
+    return f"[yellow]{escape(text)}[/]" if start.warning else escape(text)
+
+
 @app.command()
-def plan(file: FileArg, as_json: JsonOpt = False) -> None:
-    """Show the shots a storyboard becomes: frames, conditioning, characters, prompts."""
-    graph = _plan(file)
+def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> None:
+    """Show the shots a storyboard becomes: frames, start frames, characters, prompts."""
+    board = load_storyboard(file)
+    graph = plan_storyboard(board)
+    starts = shot_starts(board, graph)
+    warnings = _warnings(graph, starts)
+    if strict:
+        _report(file, warnings, strict)
     if as_json:
-        print(json.dumps(plan_rows(graph), indent=2))
+        print(json.dumps(plan_rows(graph, starts), indent=2))
         return
     table = Table(title=f"{escape(str(file))} — model {escape(graph.model)}", show_lines=True)
-    for column in ("shot", "scene", "frames", "continuity", "conditioned on", "characters", "prompt"):
+    for column in ("shot", "scene", "frames", "continuity", "starts from", "characters", "prompt"):
         table.add_column(column, overflow="fold")
     for s in graph.shots:
         frames = f"{s.frames} ({s.duration:g} s → {s.seconds:.2f} s)"
-        start = s.conditioned_on or f"[dim]{s.keyframe}[/]"
         transition = f"\n[cyan]crossfade {s.transition_seconds:g} s →[/]" if s.transition_seconds else ""
         table.add_row(
             s.id,
             escape(s.scene),
             frames,
             s.continuity + transition,
-            start,
+            _start_cell(starts[s.id]),
             escape(", ".join(s.characters)),
             escape(s.prompt.prompt),
         )
@@ -94,6 +156,4 @@ def plan(file: FileArg, as_json: JsonOpt = False) -> None:
         f"{graph.total_frames} frames in the cut at {graph.shots[0].fps} fps, "
         f"{graph.shots[0].width}×{graph.shots[0].height}"
     )
-    for s in graph.shots:
-        if s.prompt.warning:
-            err_console.print(f"[yellow]Warning:[/] {s.id}: {escape(s.prompt.warning)}")
+    _report(file, warnings, strict=False)
