@@ -23,7 +23,6 @@ from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 from shots.models import Settings, Storyboard
 from storage.artifacts import ArtifactStore  # noqa: F401  (the type of RenderContext.store)
-from storage.db import open_database
 
 
 class RenderJob(BaseModel):
@@ -178,7 +177,7 @@ def context_for(job: RenderJob) -> RenderContext:
                 settings=settings,
                 board=board,
                 graph=graph,
-                engine=open_database(job.database_url),
+                engine=settings.database(create=True),
                 store=settings.artifacts(),
                 model_dir=model_dir,
             )

@@ -17,7 +17,6 @@ from shots.cutlist import CutItem, build_cut_list
 from shots.errors import Conflict
 from shots.graph import plan_storyboard
 from shots.models import Storyboard
-from storage.db import open_database
 from storage.repo import add_cut, get_project, is_current, live_shots
 from storage.schema import Cut, Shot, StoryboardVersion
 
@@ -63,7 +62,7 @@ def export_cut(
     Raises:
         Conflict: Some shots lack an approved/chosen take (listed), unless allowed.
     """
-    engine = open_database(settings.database_url)
+    engine = settings.database()
     store = settings.artifacts()
     with transaction(engine) as session:
         project = get_project(session, name)

@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field
 
 from flows.settings import AppSettings
 from flows.store import transaction
-from storage.db import open_database
 from storage.repo import (
     add_review,
     get_project,
@@ -35,7 +34,7 @@ class ShotReview(BaseModel):
 
 def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
     """Everything a reviewer needs about one shot, as plain data."""
-    with transaction(open_database(settings.database_url)) as session:
+    with transaction(settings.database()) as session:
         shot = get_project_shot(session, project, key)
         chosen = shot.chosen_take
         return {
@@ -63,13 +62,13 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
 
 def to_review(settings: AppSettings, project: str) -> list[str]:
     """Shots waiting for a decision: scored, not yet approved or rejected."""
-    with transaction(open_database(settings.database_url)) as session:
+    with transaction(settings.database()) as session:
         return [s.key for s in live_shots(session, get_project(session, project)) if s.status == "scored"]
 
 
 def apply_review(settings: AppSettings, project: str, key: str, review: ShotReview) -> list[str]:
     """Store the decision; approve/reject change the shot. Returns shots made stale by it."""
-    with transaction(open_database(settings.database_url)) as session:
+    with transaction(settings.database()) as session:
         record = get_project(session, project)
         shot = get_shot(session, record, key)
         take = get_take(session, shot, review.take) if review.take is not None else None

@@ -6,8 +6,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
+from shots.errors import StorageError
 from shots.families import TINY_MODEL
 from storage.artifacts import ArtifactStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 TINY_DIR_NAME = "tiny-wan-i2v"
 
@@ -32,6 +38,19 @@ class AppSettings:
     device: str | None = None
     results_url: str | None = None
     store_url: str | None = None
+
+    def database(self, create: bool = False) -> Engine:
+        """The storyreel database, migrated. ``create`` makes it — and the home folder, for the
+        default database — when missing (render, submit); otherwise a missing database is
+        `NotFound` and nothing is written (read commands, reviews)."""
+        from storage.db import open_database
+
+        if create and self.database_url == default_database_url(self.home):
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the home folder {self.home}: {exc.strerror}") from None
+        return open_database(self.database_url, create=create)
 
     def artifacts(self) -> ArtifactStore:
         """The artifact store: the home folder, backed by ``store_url`` when set."""
@@ -66,10 +85,15 @@ class AppSettings:
         return ensure_tiny_clip(home_scorer)
 
 
+def default_database_url(home: Path) -> str:
+    """The SQLite database every home has unless another is given."""
+    return f"sqlite:///{home / 'storyreel.db'}"
+
+
 def load_settings(home: Path | str | None = None, database_url: str | None = None) -> AppSettings:
     """Settings from arguments, then environment, then defaults (``./projects``, SQLite)."""
     root = Path(home or os.environ.get("STORYREEL_HOME") or "projects").expanduser().resolve()
-    url = database_url or os.environ.get("STORYREEL_DATABASE_URL") or f"sqlite:///{root / 'storyreel.db'}"
+    url = database_url or os.environ.get("STORYREEL_DATABASE_URL") or default_database_url(root)
     return AppSettings(
         home=root,
         database_url=url,

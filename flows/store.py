@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from consistency.policy import LOWER_IS_BETTER
 from flows.settings import AppSettings
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 from shots.models import Storyboard
-from storage.db import open_database
 from storage.repo import get_project, is_current, live_shots, render_seconds
-from storage.schema import Project
+from storage.schema import Project, Shot, Take
 from storage.tracking import ShotChange, submit
 
 
@@ -43,7 +43,7 @@ def submit_file(
     if model:
         board = board.model_copy(update={"settings": board.settings.model_copy(update={"model": model})})
     graph = plan_storyboard(board)
-    engine = open_database(settings.database_url)
+    engine = settings.database(create=True)
     project = project_name(file, name)
     settings.artifacts().staging(project)  # checks the name is usable on disk
     with transaction(engine) as session:
@@ -51,9 +51,32 @@ def submit_file(
     return project, board, graph, changes
 
 
+def failing_scores(take: Take) -> list[str]:
+    """The metrics a take failed, as ``metric value > threshold`` (the side it failed on)."""
+    out = []
+    for score in take.scores:
+        if score.passed is False and score.threshold is not None:
+            side = ">" if score.metric in LOWER_IS_BETTER else "<"
+            out.append(f"{score.metric} {score.value:.3g} {side} {score.threshold:g}")
+    return out
+
+
+def verdict(shot: Shot) -> str | None:
+    """What the shot's chosen take stands on: ``approved`` by a person, ``passed`` its checks,
+    or ``best_of_failed`` (no take passed); ``rejected`` / ``failed`` shots; None before any."""
+    if shot.status in ("rejected", "failed"):
+        return shot.status
+    take = shot.chosen_take
+    if take is None:
+        return None
+    if shot.status == "approved" or take.chosen_reason == "approved":
+        return "approved"
+    return "passed" if take.passed else "best_of_failed"
+
+
 def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
     """Every live shot of a project with status, chosen take, scores, staleness and media state."""
-    engine = open_database(settings.database_url)
+    engine = settings.database()
     store = settings.artifacts()
     rows = []
     with transaction(engine) as session:
@@ -78,6 +101,8 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
                     "current": is_current(shot),
                     "scores": {s.metric: {"value": round(s.value, 4), "threshold": s.threshold, "passed": s.passed} for s in take.scores} if take else {},
                     "passed": take.passed if take else None,
+                    "verdict": verdict(shot),
+                    "failing": failing_scores(take) if take else [],
                     "stale": shot.status == "stale" or (take is not None and not is_current(shot)),
                     "stale_reason": shot.stale_reason,
                     "takes": len(shot.takes),

@@ -14,9 +14,11 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 
-from shots.errors import StorageError
+from shots.errors import NotFound, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT = 5
+"""Seconds to reach a database server before giving up with one clear line."""
 _MIGRATED: set[str] = set()
 
 
@@ -52,13 +54,13 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if parsed.get_backend_name() == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(parsed, connect_args={"timeout": 30, "isolation_level": None})
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin_immediate)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            # An unreachable server fails in seconds, not after the TCP stack gives up.
+            args = {"connect_timeout": CONNECT_TIMEOUT} if parsed.get_backend_name() == "postgresql" else {}
+            engine = create_engine(parsed, pool_pre_ping=True, connect_args=args)
     except (NoSuchModuleError, ImportError) as exc:
         raise StorageError(f"no driver for database URL {safe_url(url)}: {exc}") from None
     return engine
@@ -76,27 +78,53 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except (OperationalError, DBAPIError) as exc:
-        raise StorageError(f"cannot use database {engine.url.render_as_string(hide_password=True)}: {_first_line(exc)}") from None
+        raise StorageError(f"cannot use database {engine.url.render_as_string(hide_password=True)}: {first_line(exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error (the driver's message, without SQL or traceback)."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def open_database(url: str) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def open_database(url: str, create: bool = False) -> Engine:
     """Engine for ``url`` with the schema migrated to head (once per process per URL).
 
+    Args:
+        create: Make a SQLite database that does not exist yet (render and submit do); read
+            commands and reviews leave a missing one missing.
+
     Raises:
-        StorageError: One clear line when the database cannot be reached or migrated.
+        NotFound: A SQLite database that does not exist, when not creating it.
+        StorageError: One clear line when the database cannot be reached, created or migrated.
     """
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        if not create:
+            raise NotFound(
+                f"no storyreel database at {file}: nothing was submitted or rendered with this home yet "
+                "(use --home, STORYREEL_HOME or STORYREEL_DATABASE_URL)"
+            )
+        if not file.parent.is_dir():
+            raise StorageError(f"cannot create the database {file}: its folder {file.parent} does not exist")
     engine = make_engine(url)
     if url not in _MIGRATED:
         try:
             with engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except (OperationalError, DBAPIError) as exc:
-            raise StorageError(f"cannot connect to database {safe_url(url)}: {_first_line(exc)}") from None
+            raise StorageError(f"cannot connect to database {safe_url(url)}: {first_line(exc)}") from None
         migrate(engine)
         _MIGRATED.add(url)
     return engine

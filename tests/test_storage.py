@@ -73,7 +73,7 @@ def _render_all(env: dict) -> None:
 
 
 def test_migrations_create_the_schema_from_empty(db_url: str) -> None:
-    engine = open_database(db_url)
+    engine = open_database(db_url, create=True)
     assert {"projects", "storyboard_versions", "shots", "takes", "scores", "reviews", "cuts", "alembic_version"} <= table_names(engine)
 
 

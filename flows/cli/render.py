@@ -63,36 +63,80 @@ def _run_render(job: Any, total: int, as_json: bool) -> dict[str, Any]:
     return summary
 
 
+VERDICT_STYLE = {"approved": "bold green", "passed": "green", "best_of_failed": "red", "failed": "red", "rejected": "red"}
+
+
+def take_cell(row: dict[str, Any]) -> str:
+    """The chosen take and what it stands on, e.g. ``2 best of failed`` in red."""
+    if row["chosen_take"] is None:
+        return "—"
+    verdict = row["verdict"] or ""
+    return f"{row['chosen_take']} [{VERDICT_STYLE.get(verdict, '')}]{verdict.replace('_', ' ')}[/]"
+
+
+def outcome_problems(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Every shot of the run that ended without a take a person or its checks accept, and why.
+
+    A shot rendered in this run that kept its previous take says so too (not a problem).
+    """
+    errors = {r["shot"]: r["error"] for r in summary.get("shots", []) if r.get("error")}
+    touched = {r["shot"] for r in summary.get("shots", [])}
+    problems = []
+    for row in rows:
+        if row["id"] not in touched:
+            continue
+        if row["verdict"] == "failed" or (row["id"] in errors and row["chosen_take"] is None):
+            problems.append(f"{row['id']}: failed — {errors.get(row['id'], 'no take was rendered')}")
+        elif row["verdict"] == "best_of_failed":
+            problems.append(
+                f"{row['id']}: none of {row['takes']} takes passed its checks; the best, take {row['chosen_take']}, "
+                f"fails {', '.join(row['failing'])} (approve it, or rerender)"
+            )
+    return problems
+
+
 def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: bool) -> None:
-    """Run the flow, print its summary (table or JSON), exit 1 when a shot failed."""
+    """Run the flow, print its summary (table or JSON), exit 1 when a shot failed or ended
+    without a take that passed or that a person approved."""
     from flows.context import preflight
+    from flows.store import project_status
     from shots.errors import GenerationError
 
     preflight(job)  # exit 2 for a model, device or scorer that cannot work, before the flow
+    settings.database(create=True)  # an unusable database is one line now, not a flow failure later
     summary = _run_render(job, total, as_json)
+    rows = project_status(settings, summary["project"])
+    problems = outcome_problems(summary, rows)
+    summary["problems"] = problems
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        _print_summary(settings, summary)
+        _print_summary(summary, rows)
+    if problems:
+        raise GenerationError(f"{len(problems)} shot(s) need attention:\n" + "\n".join(problems))
     if summary.get("failed"):
         raise GenerationError(summary["failed"])
 
 
-def _print_summary(settings: AppSettings, summary: dict[str, Any]) -> None:
-    from flows.store import project_status
-
-    rows = {r["id"]: r for r in project_status(settings, summary["project"])}
+def _print_summary(summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     table = Table(title=f"project {escape(summary['project'])}")
     for column in ("shot", "status", "take", "takes", "scores", "seconds"):
         table.add_column(column, overflow="fold")
-    for r in rows.values():
+    for r in rows:
         scores = " ".join(
             f"[{'green' if v['passed'] else 'red' if v['passed'] is False else 'dim'}]{k} {v['value']:.2f}[/]"
             for k, v in r["scores"].items()
         )
-        take = f"{r['chosen_take']} ({'passed' if r['passed'] else 'best'})" if r["chosen_take"] else "—"
-        table.add_row(r["id"], r["status"], take, str(r["takes"]), scores, f"{r['gpu_seconds']:.1f}")
+        table.add_row(r["id"], r["status"], take_cell(r), str(r["takes"]), scores, f"{r['gpu_seconds']:.1f}")
     console.print(table)
+    for r in summary.get("shots", []):
+        if r.get("reason") == "kept_previous":
+            new = [str(t) for t in r.get("takes", []) if t != r["chosen"]]
+            why = f" ({escape(r['error'])})" if r.get("error") else ""
+            console.print(
+                f"[yellow]{escape(r['shot'])}:[/] the new take {', '.join(new) or '(none rendered)'} did not pass{why}; "
+                f"kept take {r['chosen']}"
+            )
     stale = summary.get("stale_downstream")
     if stale:
         console.print("[yellow]Now stale downstream[/] (estimated render seconds): " + ", ".join(f"{k} ~{v:.1f} s" for k, v in stale.items()))
@@ -165,11 +209,10 @@ def rerender_command(
     """Render a new take of one shot; shots after it in its chain become stale (or re-render with --cascade)."""
     from flows.context import RenderJob
     from flows.store import transaction
-    from storage.db import open_database
     from storage.repo import get_project, get_shot
 
     settings = settings_for(home)
-    with transaction(open_database(settings.database_url)) as session:
+    with transaction(settings.database()) as session:
         record = get_project(session, project)
         get_shot(session, record, shot)
         storyboard = record.storyboard_path

@@ -93,10 +93,9 @@ def _reroll(settings, project: str, key: str, review: ShotReview) -> None:  # ty
     from flows.cli.render import _run_render
     from flows.context import RenderJob
     from flows.store import transaction
-    from storage.db import open_database
     from storage.repo import get_project
 
-    with transaction(open_database(settings.database_url)) as session:
+    with transaction(settings.database()) as session:
         storyboard = get_project(session, project).storyboard_path
     job = RenderJob(storyboard=storyboard, project=project, home=str(settings.home), database_url=settings.database_url,
                     only=(key,), force=True, seed=review.seed, prompt=review.prompt, export=False)

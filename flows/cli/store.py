@@ -43,6 +43,7 @@ def submit_command(file: FileArg, project: ProjectOpt = None, home: HomeOpt = No
 @app.command("status")
 def status_command(project: Annotated[str, typer.Argument(help="Project name.")], home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Every shot of a project: status, chosen take, scores, staleness, takes, GPU seconds."""
+    from flows.cli.render import take_cell
     from flows.store import project_status
 
     rows = project_status(settings_for(home), project)
@@ -58,7 +59,9 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
             for k, v in r["scores"].items()
         )
         note = r["stale_reason"] if r["stale"] else (r["media"] if r["media"] not in (None, "ok") else "")
-        take = f"{r['chosen_take']} (seed {r['chosen_seed']})" if r["chosen_take"] else "—"
+        if r["verdict"] == "best_of_failed":
+            note = "; ".join(filter(None, [note, "fails " + ", ".join(r["failing"])]))
+        take = take_cell(r) + (f" (seed {r['chosen_seed']})" if r["chosen_take"] else "")
         table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}", escape(note or ""))
     console.print(table)
 
@@ -67,15 +70,21 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
 def projects_command(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """List projects."""
     from flows.store import transaction
-    from storage.db import open_database
+    from shots.errors import NotFound
     from storage.repo import list_projects, live_shots
 
-    engine = open_database(settings_for(home).database_url)
-    with transaction(engine) as session:
-        rows = [
-            {"name": p.name, "storyboard": p.storyboard_path, "shots": len(live_shots(session, p)), "versions": len(p.versions), "updated": p.updated_at.isoformat()}
-            for p in list_projects(session)
-        ]
+    settings = settings_for(home)
+    try:
+        engine = settings.database()
+    except NotFound:  # no database yet: no projects, and none is created by looking
+        engine = None
+    rows = []
+    if engine is not None:
+        with transaction(engine) as session:
+            rows = [
+                {"name": p.name, "storyboard": p.storyboard_path, "shots": len(live_shots(session, p)), "versions": len(p.versions), "updated": p.updated_at.isoformat()}
+                for p in list_projects(session)
+            ]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -84,6 +93,6 @@ def projects_command(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
         table.add_column(column)
     for r in rows:
         table.add_row(escape(r["name"]), str(r["shots"]), str(r["versions"]), escape(r["storyboard"]))
-    console.print(table)
+    console.print(table if rows else f"No projects in {escape(str(settings.home))} yet.")
 
 
