@@ -95,6 +95,8 @@ def sqlite_file(url: str) -> Path | None:
         return None
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
+    if parsed.database.startswith("file:"):  # a SQLite URI (?mode=ro&uri=true): SQLite opens it as it says
+        return None
     return Path(parsed.database)
 
 
