@@ -11,10 +11,12 @@ workers and the flow on different hosts see the same media.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +25,27 @@ from shots.errors import StorageError
 
 FileState = Literal["ok", "missing", "changed"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_PROJECT_NAME = 100
+
+
+def project_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a project (None when it can).
+
+    A project name is one folder under the home: 1–100 characters, no path separator, no
+    control character, not ``.``/``..`` and not hidden (a leading dot); spaces and letters of
+    any script are fine (``my film``).
+    """
+    if not name or len(name) > MAX_PROJECT_NAME or len(name.encode()) > 255:
+        return f"a project name has 1 to {MAX_PROJECT_NAME} characters"
+    if name != name.strip():
+        return "a project name does not start or end with a space"
+    if "/" in name or "\\" in name:
+        return "a project name is one folder name: no '/' or '\\'"
+    if name.startswith("."):
+        return "a project name does not start with '.' (no '.', '..' or hidden folders)"
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "a project name has no control characters"
+    return None
 
 
 def sha256_file(path: Path) -> str:
@@ -66,7 +89,9 @@ class ArtifactStore:
 
         return fsspec.core.url_to_fs(f"{self.remote}/{relative}")[1]
 
-    def _check(self, *names: str) -> None:
+    def _check(self, project: str, *names: str) -> None:
+        if (why := project_name_problem(project)) is not None:
+            raise StorageError(f"project {project!r}: {why}")
         for name in names:
             if not _NAME.match(name):
                 raise StorageError(f"{name!r} cannot be used in a file name")
@@ -82,10 +107,12 @@ class ArtifactStore:
         self._check(project, name)
         return f"{project}/cuts/{name}"
 
-    def staging(self, project: str) -> Path:
-        """A private folder on the same filesystem for files being written."""
-        self._check(project)
-        path = self.home / project / ".staging"
+    def staging(self, project: str, owner: str = "shared") -> Path:
+        """A private folder on the same filesystem for files being written by ``owner`` (a
+        lease token): ``<project>/.staging/<owner>/``. Crash recovery removes only the folders
+        of owners whose lease is gone."""
+        self._check(project, owner)
+        path = self.home / project / ".staging" / owner
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -150,11 +177,30 @@ class ArtifactStore:
             raise StorageError(f"{what} is {state} in the artifact store ({self.local(relative or '')}); re-render that shot")
         return self.path(relative or "")
 
-    def clean_staging(self, project: str) -> int:
-        """Remove leftovers of interrupted writes; returns how many files went."""
+    def drop_staging(self, project: str, owner: str) -> None:
+        """Remove ``owner``'s staging folder when its work is over (it holds no finished file)."""
+        self._check(project, owner)
+        folder = self.home / project / ".staging" / owner
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # only when empty
+
+    def clean_staging(self, project: str, live: set[str] = frozenset()) -> int:
+        """Remove leftovers of interrupted writes of owners not in ``live`` (lease tokens);
+        returns how many files went. A live render's files are never touched."""
+        self._check(project)
         folder = self.home / project / ".staging"
         if not folder.is_dir():
             return 0
-        count = sum(1 for p in folder.rglob("*") if p.is_file())
-        shutil.rmtree(folder, ignore_errors=True)
+        count = 0
+        for entry in folder.iterdir():
+            if entry.name in live:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                count += sum(1 for p in entry.rglob("*") if p.is_file())
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                count += 1
+                entry.unlink(missing_ok=True)
         return count

@@ -17,6 +17,8 @@ from sqlalchemy.exc import (
 from shots.errors import NotFound, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x5709_4EE1
+"""PostgreSQL advisory lock key held while storyreel migrates a database."""
 CONNECT_TIMEOUT = 5
 """Seconds to reach a database server before giving up with one clear line."""
 _MIGRATED: set[str] = set()
@@ -75,6 +77,10 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two processes opening a new database at once would both create the tables.
+                # (SQLite's transactions here are BEGIN IMMEDIATE: one writer at a time anyway.)
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except (OperationalError, DBAPIError) as exc:

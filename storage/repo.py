@@ -108,11 +108,12 @@ def is_current(shot: Shot) -> bool:
 def keep_chosen(shot: Shot) -> bool:
     """Settle a shot after a render that made no better take (a forced re-render that failed, or
     an error): a current chosen take stands — approved again if a person approved it — and this
-    returns True; without one the shot is failed."""
+    returns True; a chosen take that is no longer current leaves the shot stale, and without
+    any the shot is failed."""
     if is_current(shot):
         set_status(shot, "approved" if shot.chosen_take.chosen_reason == "approved" else "scored")
         return True
-    set_status(shot, "failed")
+    set_status(shot, "stale" if shot.chosen_take_id else "failed", shot.stale_reason)
     return False
 
 
@@ -124,12 +125,16 @@ def needs_render(shot: Shot) -> bool:
 
 
 def add_take(
-    session: Session, shot: Shot, seed: int, model: str, params: Mapping[str, Any]
+    session: Session, shot: Shot, seed: int, model: str, params: Mapping[str, Any], owner: str | None = None
 ) -> Take:
     """A new take in state ``rendering`` with the next attempt number.
 
     The shot row is locked first (``FOR UPDATE``; SQLite transactions are IMMEDIATE), so two
     processes adding takes to the same shot get distinct attempts and lose nothing.
+
+    Args:
+        owner: The lease token of the render making it: crash recovery reclaims a take only
+            when that lease is gone.
     """
     session.execute(select(Shot.id).where(Shot.id == shot.id).with_for_update())
     last = session.scalar(select(func.max(Take.attempt)).where(Take.shot_id == shot.id)) or 0
@@ -142,6 +147,7 @@ def add_take(
         input_hash=shot.input_hash,
         status="rendering",
         timings={},
+        owner=owner,
     )
     session.add(take)
     set_status(shot, "rendering")
@@ -247,25 +253,91 @@ def add_review(
     return review
 
 
-def add_cut(session: Session, project: Project, **fields: Any) -> Cut:
-    """Record an exported cut."""
-    cut = Cut(project_id=project.id, **fields)
+def allocate_cut(session: Session, project: Project, owner: str | None, **fields: Any) -> Cut:
+    """A new cut row in state ``writing`` with the project's next number.
+
+    The project row is locked first, so concurrent exports get distinct numbers (the unique
+    (project, number) constraint backs that up); the caller writes the file only after this
+    row is committed, then `finish_cut`.
+    """
+    session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+    number = (session.scalar(select(func.max(Cut.number)).where(Cut.project_id == project.id)) or 0) + 1
+    cut = Cut(project_id=project.id, number=number, status="writing", owner=owner, **fields)
     session.add(cut)
     session.flush()
     return cut
 
 
-def recover_interrupted(session: Session, project: Project) -> list[str]:
-    """After a crash: takes left ``rendering`` become failed, their shots pending or stale."""
+def finish_cut(cut: Cut, sha256: str, frames: int) -> None:
+    """The cut's file is in place: record its checksum and frame count."""
+    cut.sha256, cut.frames, cut.status = sha256, frames, "done"
+
+
+def latest_cut(session: Session, project: Project) -> Cut | None:
+    """The project's newest finished cut."""
+    return session.scalar(
+        select(Cut).where(Cut.project_id == project.id, Cut.status == "done").order_by(Cut.number.desc()).limit(1)
+    )
+
+
+def settle(shot: Shot) -> None:
+    """Give a shot the status its takes say, after the process rendering it stopped: a current
+    chosen take stands (approved again when a person approved it), else the shot is stale
+    (it has a chosen take) or pending."""
+    if is_current(shot):
+        shot.status = "approved" if shot.chosen_take.chosen_reason == "approved" else "scored"
+    elif shot.status != "rejected":
+        shot.status = "stale" if shot.chosen_take_id else "pending"
+
+
+def recover_interrupted(session: Session, project: Project, live: set[str] = frozenset()) -> list[str]:
+    """After a crash: takes left ``rendering`` by a holder whose lease is gone become failed,
+    their shots settle (`settle`); takes of a live holder (``live`` tokens) are left alone.
+
+    Also settles a shot left ``stale`` with a current chosen take (a killed re-render of an
+    approved shot once left it so). Cuts left ``writing`` by a gone holder become failed.
+    """
     recovered = []
     for shot in live_shots(session, project):
+        busy = False
         for take in shot.takes:
             if take.status in ("rendering", "rendered"):
+                if take.owner is not None and take.owner in live:
+                    busy = True
+                    continue
                 fail_take(take, "interrupted before it finished (the process stopped)")
-        if shot.status == "rendering":
-            shot.status = "stale" if shot.chosen_take_id else "pending"
+        if (shot.status == "rendering" and not busy) or (shot.status == "stale" and is_current(shot)):
+            settle(shot)
             recovered.append(shot.key)
+    for cut in session.scalars(select(Cut).where(Cut.project_id == project.id, Cut.status == "writing")):
+        if cut.owner not in live:
+            cut.status = "failed"
     return recovered
+
+
+def lose_missing_takes(session: Session, project: Project, verify: Any) -> list[str]:
+    """Chosen takes whose file is missing or changed: marked ``lost`` (kept in history), their
+    shots made stale so that a render makes them again; returns ``shot: why`` lines.
+
+    Args:
+        verify: ``verify(relative_path, sha256) -> "ok" | "missing" | "changed"``.
+    """
+    lost = []
+    for shot in live_shots(session, project):
+        take = shot.chosen_take
+        if take is None or take.status != "scored":
+            continue
+        state = verify(take.media_path, take.media_sha256)
+        if state == "ok":
+            continue
+        take.status, take.error = "lost", f"its file was {state} when a render checked it"
+        shot.chosen_take_id, shot.chosen_take = None, None
+        reason = f"take {take.attempt}'s file is {state}"
+        if shot.status != "rejected":
+            set_status(shot, "stale", reason)
+        lost.append(f"{shot.key}: {reason}")
+    session.flush()
+    return lost
 
 
 def render_seconds(take: Take) -> float:

@@ -31,7 +31,10 @@ Hash = Annotated[str, mapped_column(String(64))]
 Key = Annotated[str, mapped_column(String(128))]
 
 SHOT_STATUSES = ("pending", "rendering", "scored", "approved", "rejected", "failed", "stale")
-TAKE_STATUSES = ("rendering", "rendered", "scored", "failed")
+TAKE_STATUSES = ("rendering", "rendered", "scored", "failed", "lost")
+"""``lost``: the take's file went missing or changed after it was chosen (kept in history)."""
+CUT_STATUSES = ("writing", "done", "failed")
+REQUEST_STATUSES = ("queued", "taken", "done", "failed")
 DECISIONS = ("approve", "reject", "reroll")
 
 
@@ -146,6 +149,7 @@ class Take(Base):
     weighted_score: Mapped[float | None]
     cache_skipped: Mapped[float] = mapped_column(default=0.0)  # added by migration 0002
     chosen_reason: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(64))  # lease token of the render making it (0003)
     created_at: Mapped[Created]
 
     shot: Mapped[Shot] = relationship(back_populates="takes", foreign_keys=[shot_id])
@@ -183,11 +187,20 @@ class Review(Base):
 
 
 class Cut(Base):
-    """An exported cut: which take of which shot, where, with what transitions."""
+    """An exported cut: which take of which shot, where, with what transitions.
+
+    Its ``number`` (and so its file name) is allocated by inserting the row, unique per
+    project; the file is written to staging and renamed into place after the row exists
+    (``writing`` → ``done``).
+    """
 
     __tablename__ = "cuts"
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
     id: Mapped[IntPk]
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    number: Mapped[int]  # 0003
+    status: Mapped[str] = mapped_column(String(16), default="done")  # 0003
+    owner: Mapped[str | None] = mapped_column(String(64))  # 0003
     output_path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str | None] = mapped_column(String(64))
     entries: Mapped[Json]
@@ -195,6 +208,47 @@ class Cut(Base):
     frames: Mapped[int]
     duration: Mapped[float]
     otio_path: Mapped[str | None] = mapped_column(Text)  # added by migration 0002
+    created_at: Mapped[Created]
+
+
+class Lease(Base):
+    """Who works on a project (``scope`` ``project``) or one of its shots (``shot:<key>``) now.
+
+    A holder renews ``expires_at`` while it works (a heartbeat); a lease past its expiry, or
+    one whose holder process on this host is gone, may be taken over. ``token`` identifies the
+    holder everywhere it writes (takes, staging folders, cuts).
+    """
+
+    __tablename__ = "leases"
+    __table_args__ = (UniqueConstraint("project_id", "scope"),)
+    id: Mapped[IntPk]
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    scope: Mapped[Key]
+    token: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(255))  # host:pid
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    pid_start: Mapped[int | None] = mapped_column(BigInteger)  # the process's start time, against pid reuse
+    purpose: Mapped[str] = mapped_column(String(32), default="render")
+    acquired_at: Mapped[Created]
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class RenderRequest(Base):
+    """A re-render asked for while a render holds the project: that render takes it."""
+
+    __tablename__ = "render_requests"
+    id: Mapped[IntPk]
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    shot_key: Mapped[Key]
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    prompt: Mapped[str | None] = mapped_column(Text)
+    cascade: Mapped[bool] = mapped_column(default=False)
+    requested_by: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    taken_by: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[Json]
     created_at: Mapped[Created]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shots.checks import resolve_asset
@@ -81,6 +82,21 @@ def _reason(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return ", ".join(names) + (" changed" if len(names) > 1 else " changed")
 
 
+def ensure_project(session: Session, name: str, source: Path) -> Project:
+    """The project ``name`` (locked for this transaction), created on first use."""
+    project = session.scalar(select(Project).where(Project.name == name).with_for_update())
+    if project is None:
+        project = Project(name=name, storyboard_path=str(source.resolve()))
+        session.add(project)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:  # created by another process a moment ago
+            project = session.scalar(select(Project).where(Project.name == name).with_for_update())
+    project.storyboard_path = str(source.resolve())
+    return project
+
+
 def submit(
     session: Session,
     name: str,
@@ -95,12 +111,7 @@ def submit(
     (kept with their takes). Approved takes of untouched shots are kept.
     """
     content = source.read_bytes()
-    project = session.scalar(select(Project).where(Project.name == name).with_for_update())
-    if project is None:
-        project = Project(name=name, storyboard_path=str(source.resolve()))
-        session.add(project)
-        session.flush()
-    project.storyboard_path = str(source.resolve())
+    project = ensure_project(session, name, source)
     number = (session.scalar(select(func.max(StoryboardVersion.number)).where(StoryboardVersion.project_id == project.id)) or 0) + 1
     version = StoryboardVersion(
         project_id=project.id,

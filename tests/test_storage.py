@@ -96,6 +96,29 @@ def test_second_migration_applies_over_existing_data(db_url: str) -> None:
     assert "otio_path" in {c["name"] for c in sa.inspect(engine).get_columns("cuts")}
 
 
+def test_leases_and_numbered_cuts_migrate_over_a_previous_database(db_url: str) -> None:
+    """0003 numbers the cuts a database already has, per project and in order, and adds leases,
+    requests and take owners."""
+    engine = make_engine(db_url)
+    migrate(engine, "0002")
+    with engine.begin() as conn:
+        for pid, name in ((1, "one"), (2, "two")):
+            conn.execute(sa.text("INSERT INTO projects (id, name, storyboard_path, created_at, updated_at) "
+                                 f"VALUES ({pid}, '{name}', '/x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        for cid, pid in ((1, 1), (2, 2), (3, 1)):
+            conn.execute(sa.text("INSERT INTO cuts (id, project_id, output_path, entries, settings, frames, duration, created_at) "
+                                 f"VALUES ({cid}, {pid}, 'p{cid}.mp4', '[]', '{{}}', 9, 1.0, CURRENT_TIMESTAMP)"))
+    migrate(engine, "head")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, project_id, number, status FROM cuts ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, 1, 1, "done"), (2, 2, 1, "done"), (3, 1, 2, "done")]
+    assert {"leases", "render_requests"} <= table_names(engine)
+    assert "owner" in {c["name"] for c in sa.inspect(engine).get_columns("takes")}
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # one number, one cut
+        conn.execute(sa.text("INSERT INTO cuts (project_id, number, status, output_path, entries, settings, frames, duration, created_at) "
+                             "VALUES (1, 2, 'done', 'dup.mp4', '[]', '{}', 9, 1.0, CURRENT_TIMESTAMP)"))
+
+
 def test_first_submission_then_unchanged(env: dict) -> None:
     assert _submit(env) == {k: ("new", None) for k in "abcde"}
     assert _submit(env) == {k: ("unchanged", None) for k in "abcde"}
