@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from shots.errors import ModelLoadError, ScoringError
+from shots.files import mark, replace_folder
 
 DEFAULT_REAL_SCORER = "ViT-B-32:laion2b_s34b_b79k"
 TINY_CLIP_CONFIG: dict[str, Any] = {
@@ -52,12 +53,8 @@ def make_tiny_clip(directory: Path, seed: int = 0) -> Path:
     }
     (staging / "open_clip_config.json").write_text(json.dumps(config, indent=2))
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, staging / "open_clip_model.safetensors")
-    if directory.exists():
-        import shutil
-
-        shutil.rmtree(directory)
-    os.replace(staging, directory)
-    return directory
+    mark(staging, "tiny random open_clip scorer")
+    return replace_folder(staging, directory, force=True)
 
 
 def ensure_tiny_clip(directory: Path) -> str:

@@ -49,6 +49,9 @@ class RenderJob(BaseModel):
     export: bool = True
     revision: str = ""  # SHA-256 of the storyboard file when the run started
     overrides: tuple[tuple[str, str], ...] = ()  # settings from the command line (speed knobs)
+    lease_token: str | None = None  # the project lease the caller holds (else the flow takes one)
+    prepared: bool = False  # the caller already submitted and healed the project (`flows.runs.prepare`)
+    wait: bool = False  # wait for a busy project instead of refusing
 
 
 @dataclass

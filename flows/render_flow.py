@@ -1,12 +1,16 @@
-"""The Prefect render flow: submit, render chains (in parallel), choose takes, stitch the cut.
+"""The Prefect render flow: prepare, render chains (in parallel), choose takes, stitch the cut.
 
 Reads like the pipeline: every chain of shots is a task that renders its shots in order
-(each shot a task with retries on transient GPU errors); chains run concurrently; the cut is
-stitched when every shot has a chosen take. Parameters are a small `RenderJob`, never frames.
+(each shot a task, ``render-<shot>``, with retries on transient GPU errors); chains run
+concurrently; re-renders asked for meanwhile are taken when the chain reaches their shot, or
+before the flow ends; the cut is stitched when every shot has a chosen take and it differs
+from the newest cut. The flow holds the project's lease (its caller's, or one it takes).
+Parameters are a small `RenderJob`, never frames.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -20,23 +24,19 @@ from prefect.artifacts import (
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import progress
+from flows import progress, stop
 from flows.context import RenderJob, context_for, with_revision
 from flows.export import export_cut
+from flows.faults import hide_handled_tracebacks
+from flows.leases import heartbeat, hold
 from flows.review_flow import review_batch, review_shot
-from flows.store import transaction
-from flows.work import ShotResult, estimated_seconds, render_shot
+from flows.runs import claim_directive, finish_directive, prepare
+from flows.store import project_key, transaction
+from flows.work import Directive, ShotResult, estimated_seconds, render_shot
 from flows.workers import remote_task, render_remote, workers_running
 from shots.errors import Conflict, StoryreelError, TransientGenerationError
-from storage.repo import (
-    get_project,
-    get_project_shot,
-    is_current,
-    keep_chosen,
-    live_shots,
-    recover_interrupted,
-)
-from storage.tracking import submit
+from storage.repo import get_project, get_project_shot, is_current, keep_chosen, live_shots, settle
+from storage.tracking import ensure_project
 
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -50,20 +50,35 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="render-shot", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient)
-def render_shot_task(job: RenderJob, key: str) -> dict[str, Any]:
-    """Render one shot (takes, scores, choice) and publish its table as an artifact."""
+@task(name="render-shot", task_run_name="render-{key}", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient)
+def render_shot_task(job: RenderJob, key: str, directive: Directive | None = None) -> dict[str, Any]:
+    """Render one shot (takes, scores, choice) and publish its table as an artifact.
+
+    On a task worker the flow's lease is renewed while the shot renders.
+    """
     ctx = context_for(job)
-    try:
-        result = render_shot(ctx, key, progress.step_callback(key))
-    except TransientGenerationError:
-        raise  # retried by Prefect
-    except (StoryreelError, ValueError) as exc:  # recorded on the shot; the flow goes on and reports it
-        result = _shot_failed(ctx, key, str(exc))
+    beat = heartbeat(ctx.engine, job.lease_token) if job.lease_token and _remote() else contextlib.nullcontext()
+    with beat:
+        try:
+            result = render_shot(ctx, key, progress.step_callback(key), directive)
+        except TransientGenerationError:
+            raise  # retried by Prefect
+        except stop.Interrupted as exc:
+            result = _shot_stopped(ctx, key, str(exc))
+        except StoryreelError as exc:  # recorded on the shot; the flow goes on and reports it
+            result = _shot_failed(ctx, key, str(exc))
+        except ValueError as exc:
+            result = _shot_failed(ctx, key, str(exc))
     progress.shot_done(key, "rendered" if result.rendered else "up to date")
     if result.rendered:
         _shot_artifact(job, result)
     return result.__dict__
+
+
+def _remote() -> bool:
+    from flows.settings import worker_home
+
+    return worker_home() is not None
 
 
 def _shot_failed(ctx: Any, key: str, message: str) -> ShotResult:
@@ -76,13 +91,33 @@ def _shot_failed(ctx: Any, key: str, message: str) -> ShotResult:
     return ShotResult(key, rendered=True, error=message)
 
 
+def _shot_stopped(ctx: Any, key: str, message: str) -> ShotResult:
+    """A stop in the middle of a shot: it settles as it was (nothing lost, nothing failed)."""
+    with transaction(ctx.engine) as session:
+        shot = get_project_shot(session, ctx.job.project, key)
+        settle(shot)
+        chosen = shot.chosen_take.attempt if shot.chosen_take else None
+    return ShotResult(key, rendered=True, chosen=chosen, error=message, interrupted=True)
+
+
+def _render_one(job: RenderJob, key: str, remote: Any) -> dict[str, Any]:
+    """Render ``key``, taking a re-render request for it when one waits."""
+    directive = claim_directive(context_for(job), key)
+    result = render_remote(remote, job, key, directive) if remote is not None else render_shot_task(job, key, directive)
+    if directive is not None:
+        finish_directive(context_for(job), directive, result)
+    return result
+
+
 @task(name="render-chain")
 def render_chain_task(job: RenderJob, chain: tuple[str, ...], progress_id: Any = None) -> list[dict[str, Any]]:
     """Render a chain's shots in order: each continues from the one before."""
     results = []
     remote = remote_task(render_shot_task, job.results_url) if job.workers else None
     for key in chain:
-        result = render_remote(remote, job, key) if remote is not None else render_shot_task(job, key)
+        if stop.stop_requested():
+            break
+        result = _render_one(job, key, remote)
         results.append(result)
         if progress_id is not None:
             _advance(progress_id)
@@ -112,49 +147,87 @@ def _shot_artifact(job: RenderJob, result: ShotResult) -> None:
             rows.append(f"| {take.attempt} | {take.seed} | {take.status} | {scores or take.error or ''} | {timing.get('denoise', 0):.2f} / {timing.get('decode', 0):.2f} / {timing.get('encode', 0):.2f} |")
     chosen = f"take {result.chosen} ({result.reason})" if result.chosen else f"none — {result.error}"
     create_markdown_artifact(
-        key=f"{job.project}-{result.shot}".lower().replace("_", "-").replace(".", "-"),
+        key=f"{project_key(job.project)}-{result.shot}".lower().replace("_", "-").replace(".", "-"),
         markdown="\n".join([f"### Shot {result.shot}: {chosen}", "", "| take | seed | status | scores | denoise / decode / encode s |", "|---|---|---|---|---|", *rows]),
         description=f"Takes of shot {result.shot}",
     )
 
 
+def _chains(job: RenderJob, graph: Any) -> list[tuple[str, ...]]:
+    """Which chains have work: all of them, or only the asked shots (and their chains with --cascade)."""
+    chains = []
+    for chain in graph.chains:
+        if job.only:
+            keys = [k for k in chain if k in job.only]
+            if keys and job.cascade:
+                keys = list(chain[chain.index(keys[0]):])
+            chain = tuple(keys)
+        if chain:
+            chains.append(chain)
+    return chains
+
+
+def _drain_requests(job: RenderJob, results: list[dict[str, Any]]) -> None:
+    """Take the re-render requests still queued (their shots were passed already), in order."""
+    ctx = context_for(job)
+    remote = remote_task(render_shot_task, job.results_url) if job.workers else None
+    while not stop.stop_requested() and (directive := claim_directive(ctx, None)) is not None:
+        result = render_remote(remote, job, directive.shot, directive) if remote is not None else render_shot_task(job, directive.shot, directive)
+        finish_directive(ctx, directive, result)
+        results.append(result)
+        if directive.cascade and not result["error"]:
+            for key in ctx.graph.downstream(directive.shot):
+                follow = render_shot_task(job, key)
+                results.append(follow)
+                if follow["error"]:
+                    break
+
+
 @flow(name="storyreel-render", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=False)
 def render_flow(job: RenderJob) -> dict[str, Any]:
     """Render every pending or stale shot of a storyboard, then stitch the cut."""
+    hide_handled_tracebacks()
+    stop.reclaim_signals()
+    job = with_revision(job)
+    ctx = context_for(job)
+    if job.lease_token is not None:
+        try:
+            return _render(job)
+        finally:
+            ctx.store.drop_staging(job.project, job.lease_token)
+    with transaction(ctx.engine) as session:
+        ensure_project(session, job.project, Path(job.storyboard))
+    with hold(ctx.engine, job.project, wait=job.wait) as held:
+        try:
+            return _render(job.model_copy(update={"lease_token": held.holder.token}))
+        finally:
+            ctx.store.drop_staging(job.project, held.holder.token)
+
+
+def _render(job: RenderJob) -> dict[str, Any]:
     log = get_run_logger()
     started = time.perf_counter()
-    job = with_revision(job)
     if job.workers and not workers_running(render_shot_task):
         log.warning("no storyreel workers are running: rendering in this process")
         job = job.model_copy(update={"workers": False})
     ctx = context_for(job)
-    # 1. record the storyboard version and mark stale shots
-    with transaction(ctx.engine) as session:
-        project, changes = submit(session, job.project, Path(job.storyboard), ctx.board, ctx.graph, ctx.board.settings.model)
-        recovered = recover_interrupted(session, project)
-    cleaned = ctx.store.clean_staging(job.project)
-    if recovered or cleaned:
-        log.info("resumed after an interruption: %s shots reset, %s partial files removed", len(recovered), cleaned)
-    # 2. which chains have work: all of them, or only the asked shots (and their chains with --cascade)
-    chains = []
-    for chain in ctx.graph.chains:
-        if job.only:
-            keys = [k for k in chain if k in job.only]
-            if keys and job.cascade:
-                keys = chain[chain.index(keys[0]):]
-            chain = tuple(keys)
-        if chain:
-            chains.append(chain)
+    # 1. record the storyboard version, recover, heal (unless the caller did)
+    prepared = None if job.prepared else prepare(ctx)
+    if prepared is not None and (prepared.recovered or prepared.cleaned):
+        log.info("resumed after an interruption: %s shots settled, %s partial files removed", len(prepared.recovered), prepared.cleaned)
+    chains = _chains(job, ctx.graph)
     total = sum(len(c) for c in chains)
     progress_id = create_progress_artifact(0.0, description=f"{job.project}: shots rendered")
     _DONE[("total", progress_id)] = max(1, total)
-    # 3. chains are independent: render them concurrently (one by one when a person reviews each shot)
+    # 2. chains are independent: render them concurrently (one by one when a person reviews each shot)
     reviews: dict[str, str] = {}
     if job.review == "shot":
         results = []
         for chain in chains:
             for key in chain:
-                result = render_shot_task(job, key)
+                if stop.stop_requested():
+                    break
+                result = _render_one(job, key, None)
                 results.append(result)
                 _advance(progress_id)
                 if result["error"]:
@@ -165,25 +238,39 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
     else:
         futures = [render_chain_task.submit(job, chain, progress_id) for chain in chains]
         results = [r for f in futures for r in f.result()]
-        if job.review == "batch":
+        if job.review == "batch" and not stop.stop_requested():
             reviews = review_batch(job, [r["shot"] for r in results if r["chosen"] is not None], render_shot_task)
-    failed = [r for r in results if r["error"]]
-    summary: dict[str, Any] = {"project": job.project, "changes": [c.as_dict() for c in changes], "shots": results, "cut": None, "reviews": reviews}
+    _drain_requests(job, results)
+    return _finish(job, ctx, results, reviews, prepared, started)
+
+
+def _finish(job: RenderJob, ctx: Any, results: list[dict[str, Any]], reviews: dict[str, str], prepared: Any, started: float) -> dict[str, Any]:
+    """3. the summary; 4. the cut, when every shot has a current chosen take."""
+    log = get_run_logger()
+    failed = [r for r in results if r["error"] and not r.get("interrupted")]
+    summary: dict[str, Any] = {"project": job.project, "changes": [c.as_dict() for c in prepared.changes] if prepared else [],
+                               "shots": results, "cut": None, "reviews": reviews, "healed": prepared.lost if prepared else []}
+    if stop.stop_requested():
+        summary["interrupted"] = next((r["error"] for r in results if r.get("interrupted")), "stopped")
+        return summary
     if job.only and not job.cascade:
         stale = sorted({k for r in results for k in r["stale_downstream"]})
         summary["stale_downstream"] = estimated_seconds(ctx, stale)
-    # 4. stitch the cut when every shot has a current chosen take
     with transaction(ctx.engine) as session:
         waiting = [s.key for s in live_shots(session, get_project(session, job.project)) if not is_current(s)]
     summary["not_in_cut"] = waiting
     if job.export and not failed and not waiting:
         try:
-            cut = export_cut(ctx.settings, job.project, allow_unapproved=job.review == "off")
+            from storage.leases import Holder
+
+            owner = Holder(job.lease_token or "shared", "", "", 0, None)
+            cut = export_cut(ctx.settings, job.project, allow_unapproved=job.review == "off", owner=owner, reuse=True)
         except Conflict as exc:  # reviewed runs only cut approved takes
             summary["not_in_cut"] = [str(exc)]
             return summary
-        summary["cut"] = {"path": str(cut.path), "frames": cut.frames, "fps": cut.fps, "seconds": cut.seconds, "audio": cut.has_audio}
-        log.info("cut: %s (%s frames)", cut.path, cut.frames)
+        summary["cut"] = {"path": str(cut.path), "number": cut.number, "frames": cut.frames, "fps": cut.fps,
+                          "seconds": cut.seconds, "audio": cut.has_audio, "unchanged": cut.unchanged}
+        log.info("cut: %s (%s frames)%s", cut.path, cut.frames, " — unchanged" if cut.unchanged else "")
     summary["seconds"] = round(time.perf_counter() - started, 3)
     if failed:
         message = "; ".join(f"{r['shot']}: {r['error']}" for r in failed)

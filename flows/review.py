@@ -67,8 +67,21 @@ def to_review(settings: AppSettings, project: str) -> list[str]:
 
 
 def apply_review(settings: AppSettings, project: str, key: str, review: ShotReview) -> list[str]:
-    """Store the decision; approve/reject change the shot. Returns shots made stale by it."""
-    with transaction(settings.database()) as session:
+    """Store the decision; approve/reject change the shot. Returns shots made stale by it.
+
+    Holds the shot's lease meanwhile: a decision on a shot whose take is being rendered right
+    now is refused (`flows.leases.Busy`, naming the render) instead of being overridden by it.
+    """
+    from flows.leases import hold
+    from storage.leases import shot_scope
+
+    engine = settings.database()
+    with hold(engine, project, scope=shot_scope(key), purpose="review"):
+        return _apply(engine, project, key, review)
+
+
+def _apply(engine: Any, project: str, key: str, review: ShotReview) -> list[str]:
+    with transaction(engine) as session:
         record = get_project(session, project)
         shot = get_shot(session, record, key)
         take = get_take(session, shot, review.take) if review.take is not None else None

@@ -54,8 +54,11 @@ def _resume_self() -> None:
 
 
 def _pause(model: type[RunInput], job: RenderJob) -> Any | None:
+    from flows.stop import waiting_for_review
+
     try:
-        return pause_flow_run(wait_for_input=model, timeout=job.review_timeout, poll_interval=job.review_poll)
+        with waiting_for_review():  # a Ctrl-C ends the wait at once
+            return pause_flow_run(wait_for_input=model, timeout=job.review_timeout, poll_interval=job.review_poll)
     except FlowPauseTimeout:
         get_run_logger().warning("review timed out after %s s; shots stay scored", job.review_timeout)
         _resume_self()

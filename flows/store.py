@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
+from datetime import timezone
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,11 +15,14 @@ from sqlalchemy.orm import Session
 
 from consistency.policy import LOWER_IS_BETTER
 from flows.settings import AppSettings
+from shots.errors import ConfigError
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 from shots.models import Storyboard
+from storage.artifacts import project_name_problem
 from storage.repo import get_project, is_current, live_shots, render_seconds
-from storage.schema import Project, Shot, Take
+from storage.leases import holder_of, shot_scope
+from storage.schema import Lease, Project, Shot, Take
 from storage.tracking import ShotChange, submit
 
 
@@ -28,11 +34,30 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def project_name(file: Path, name: str | None) -> str:
-    """The project name: given, or the storyboard's folder name (its stem for ``demo``-less files)."""
-    if name:
-        return name
-    parent = file.resolve().parent.name
-    return parent if parent and parent != "projects" else file.stem
+    """The project name: given, or the storyboard's folder name (its stem for ``demo``-less
+    files), checked before any work (`storage.artifacts.project_name_problem`).
+
+    Raises:
+        ConfigError: A name that is not one folder name (``../x``, a separator, a control
+            character, a leading dot …).
+    """
+    if name is None:
+        parent = file.resolve().parent.name
+        name = parent if parent and parent != "projects" else file.stem
+        if (why := project_name_problem(name)) is not None:
+            raise ConfigError(f"the project would be named {name!r} after the storyboard's folder, but {why}; give --project NAME")
+    if (why := project_name_problem(name)) is not None:
+        raise ConfigError(f"--project {name!r}: {why}")
+    return name
+
+
+def project_key(name: str) -> str:
+    """A key for ``name`` that Prefect accepts in artifact keys and names (lowercase letters,
+    digits, dashes), distinct for distinct names: ``my film`` → ``my-film-1f3870be``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "project"
+    if slug == name:
+        return slug
+    return f"{slug[:40]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
 def submit_file(
@@ -43,12 +68,19 @@ def submit_file(
     if model:
         board = board.model_copy(update={"settings": board.settings.model_copy(update={"model": model})})
     graph = plan_storyboard(board)
+    project = project_name(file, name)  # before anything is written
     engine = settings.database(create=True)
-    project = project_name(file, name)
-    settings.artifacts().staging(project)  # checks the name is usable on disk
     with transaction(engine) as session:
         _, changes = submit(session, project, file, board, graph, board.settings.model)
     return project, board, graph, changes
+
+
+def lease_info(lease: Lease | None) -> dict[str, Any] | None:
+    """Who holds a lease, since when and for what (None when free)."""
+    if lease is None:
+        return None
+    since = lease.acquired_at if lease.acquired_at.tzinfo else lease.acquired_at.replace(tzinfo=timezone.utc)
+    return {"holder": lease.owner, "since": since.isoformat(), "purpose": lease.purpose, "scope": lease.scope}
 
 
 def failing_scores(take: Take) -> list[str]:
@@ -81,6 +113,7 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
     rows = []
     with transaction(engine) as session:
         project: Project = get_project(session, name)
+        busy = lease_info(holder_of(session, project))
         for shot in live_shots(session, project):
             take = shot.chosen_take
             media = None
@@ -110,6 +143,7 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
                     "gpu_seconds": round(sum(render_seconds(t) for t in shot.takes), 3),
                     "media": media,
                     "video": take.media_path if take else None,
+                    "lease": lease_info(holder_of(session, project, shot_scope(shot.key))) or busy,
                 }
             )
     return rows

@@ -5,11 +5,15 @@ Plain functions over a `RenderContext`; the Prefect tasks in `flows.render_flow`
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from consistency.color import match_color
@@ -24,7 +28,9 @@ from consistency.policy import (
     resolve_thresholds,
 )
 from consistency.scoring import score_take
+from flows import stop
 from flows.context import RenderContext
+from flows.leases import lease_seconds
 from flows.slots import gpu_slot
 from flows.store import transaction
 from flows.workers import worker_id
@@ -59,6 +65,7 @@ from storage.repo import (
     needs_render,
     set_status,
 )
+from storage.leases import Holder, acquire, host_name, process_start, release, shot_scope
 from storage.schema import Shot, Take
 from storage.tracking import propagate
 
@@ -76,6 +83,20 @@ class ShotResult:
     reason: str | None = None
     error: str | None = None
     stale_downstream: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class Directive(BaseModel):
+    """A forced render of one shot with its own seed and prompt (a re-render request taken
+    by this render, or a reviewer's re-roll)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shot: str
+    seed: int | None = None
+    prompt: str | None = None
+    cascade: bool = False
+    request_id: int | None = None
 
 
 def _take_frames(ctx: RenderContext, take: Take) -> np.ndarray:
@@ -88,7 +109,8 @@ def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot) -> S
     if planned.conditioned_on:
         up = get_project_shot(session, ctx.job.project, planned.conditioned_on)
         if not is_current(up):
-            raise GenerationError(f"shot {planned.id} continues {up.key}, which has no current chosen take")
+            why = f" ({up.stale_reason})" if up.stale_reason else ""
+            raise GenerationError(f"shot {planned.id} continues {up.key}, which has no current chosen take{why}")
         frames = _take_frames(ctx, up.chosen_take)
         return from_previous(frames, planned.width, planned.height, s.keyframe, s.keyframe_window)
     if planned.reference:
@@ -138,7 +160,7 @@ def _outcome(take: Take) -> Outcome:
 
 def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray, fps: int) -> StoredMedia:
     files = ctx.store.take_files(ctx.job.project, shot.key, take.attempt)
-    staging = ctx.store.staging(ctx.job.project)
+    staging = _staging(ctx)
     stem = f"{shot.key}-{take.attempt}"
     encode_mp4(frames, fps, staging / f"{stem}.mp4")
     save_png(frames[-1], staging / f"{stem}.last.png")
@@ -167,15 +189,32 @@ def shot_inputs(ctx: RenderContext, key: str) -> ShotInputs:
         return ShotInputs(start, identity_references(ctx, session, planned), scene_anchor(ctx, session, planned, start))
 
 
-def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, progress: Progress | None = None) -> Outcome:
-    """Render, colour-match, score and store one take of shot ``key``."""
+def _stepping(progress: Progress | None) -> Progress:
+    """A per-step callback that stops the render within a step when a stop was asked for."""
+
+    def step(i: int, n: int) -> None:
+        stop.check()
+        if progress is not None:
+            progress(i, n)
+
+    return step
+
+
+def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, progress: Progress | None = None,
+                   prompt: str | None = None) -> Outcome:
+    """Render, colour-match, score and store one take of shot ``key``.
+
+    Raises:
+        Interrupted: A stop was asked for; the take is recorded as interrupted first.
+    """
+    stop.check()
     planned = ctx.graph.shot(key)
-    prompt = ctx.job.prompt if ctx.job.prompt and key in ctx.job.only else planned.prompt.prompt
+    prompt = prompt or planned.prompt.prompt
     start, references, anchor = inputs.start, inputs.references, inputs.anchor
     with transaction(ctx.engine) as session:
         shot = get_project_shot(session, ctx.job.project, key)
         params = {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source, "worker": worker_id()}
-        take = add_take(session, shot, seed, ctx.board.settings.model, params)
+        take = add_take(session, shot, seed, ctx.board.settings.model, params, owner=ctx.job.lease_token)
         take_id, attempt = take.id, take.attempt
     try:
         loaded = load_pipeline(ctx.model_dir, ctx.load_options())
@@ -183,7 +222,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         request = RenderRequest(prompt, planned.prompt.negative_prompt, start.image, planned.width, planned.height,
                                 planned.frames, planned.steps, planned.guidance, seed, ctx.board.settings.attention_backend)
         with gpu_slot(loaded.options.device):
-            result = render_take(loaded, request, planned.fps, progress, text_only=start.text_only)
+            result = render_take(loaded, request, planned.fps, _stepping(progress), text_only=start.text_only)
         if first_use:  # the first take of a process pays for loading the model
             result.timings.load = loaded.load_seconds
         frames = result.frames
@@ -209,13 +248,27 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
             finish_take(take, media, len(frames), planned.fps, result.timings.as_dict(), result.device, result.cache_skipped)
             add_scores(session, take, [s.as_dict() for s in scores.scores], scores.passed, scores.weighted)
         return Outcome(attempt, seed, scores)
+    except stop.Interrupted as exc:
+        _fail(ctx, take_id, f"interrupted: {exc}")
+        _remove_staged(ctx, key, attempt)
+        raise
     except TransientGenerationError as exc:
         _fail(ctx, take_id, f"transient: {exc}")
         ctx.degraded = True
         raise
     except (GenerationError, ScoringError, StitchError, ValueError) as exc:
         _fail(ctx, take_id, str(exc))
+        _remove_staged(ctx, key, attempt)
         return Outcome(attempt, seed, None, str(exc))
+
+
+def _staging(ctx: RenderContext) -> Path:
+    return ctx.store.staging(ctx.job.project, ctx.job.lease_token or "shared")
+
+
+def _remove_staged(ctx: RenderContext, key: str, attempt: int) -> None:
+    for path in _staging(ctx).glob(f"{key}-{attempt}.*"):
+        path.unlink(missing_ok=True)
 
 
 def _fail(ctx: RenderContext, take_id: int, message: str) -> None:
@@ -224,26 +277,48 @@ def _fail(ctx: RenderContext, take_id: int, message: str) -> None:
         fail_take(take, message)
 
 
-def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) -> ShotResult:
-    """Render shot ``key`` until a take passes or ``max_takes`` is reached, then choose one."""
-    forced = ctx.job.force and key in ctx.job.only
-    with transaction(ctx.engine) as session:
-        shot = get_project_shot(session, ctx.job.project, key)
-        if not forced and not needs_render(shot):
-            return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
-        done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
-        previous = len(shot.takes)
+def directive_for(ctx: RenderContext, key: str) -> Directive | None:
+    """The job's own forced render of ``key`` (``rerender`` run by itself, or a review re-roll)."""
+    job = ctx.job
+    if job.force and key in job.only:
+        return Directive(shot=key, seed=job.seed, prompt=job.prompt)
+    return None
+
+
+def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None, directive: Directive | None = None) -> ShotResult:
+    """Render shot ``key`` until a take passes or ``max_takes`` is reached, then choose one.
+
+    A ``directive`` forces one new take (its seed, else the next unused one; its prompt, else
+    the composed one) that replaces the chosen take only if it passes. The render holds the
+    shot's lease meanwhile, so a reviewer's decision on it waits for the take.
+    """
+    directive = directive or directive_for(ctx, key)
+    forced = directive is not None
+    with shot_lease(ctx, key):
+        with transaction(ctx.engine) as session:
+            shot = get_project_shot(session, ctx.job.project, key)
+            if not forced and not needs_render(shot):
+                return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
+            done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
+            previous = len(shot.takes)
+        return _render_takes(ctx, key, progress, directive, done, previous)
+
+
+def _render_takes(ctx: RenderContext, key: str, progress: Progress | None, directive: Directive | None,
+                  done: list[Outcome], previous: int) -> ShotResult:
+    forced = directive is not None
     planned = ctx.graph.shot(key)
     policy = RerollPolicy(ctx.board.settings.max_takes if not forced else 1)
-    base = ctx.job.seed if forced and ctx.job.seed is not None else planned.seed
-    offset = previous if forced and ctx.job.seed is None else 0  # a re-render draws a new seed
+    base = directive.seed if directive is not None and directive.seed is not None else planned.seed
+    offset = previous if forced and directive.seed is None else 0  # a re-render draws a new seed
+    prompt = directive.prompt if directive is not None else None
 
     inputs: list[ShotInputs] = []  # computed on the first attempt, reused by re-rolls
 
     def attempt_fn(attempt: int, _seed: int) -> Outcome:
         if not inputs:
             inputs.append(shot_inputs(ctx, key))
-        return render_attempt(ctx, key, take_seed(base, attempt - 1 + offset), inputs[0], progress)
+        return render_attempt(ctx, key, take_seed(base, attempt - 1 + offset), inputs[0], progress, prompt)
 
     outcomes, chosen = policy.run(base, attempt_fn, done)
     result = ShotResult(key, rendered=True, takes=[o.attempt for o in outcomes])
@@ -251,7 +326,7 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
         project = get_project(session, ctx.job.project)
         shot = get_shot(session, project, key)
         if chosen is None:
-            errors = "; ".join(o.error for o in outcomes if o.error)
+            errors = "; ".join(dict.fromkeys(o.error for o in outcomes if o.error))
             result.error = errors or "no take was rendered"
             if keep_chosen(shot):  # a forced re-render whose takes all failed: the chosen take stands
                 result.chosen, result.reason = shot.chosen_take.attempt, "kept_previous"
@@ -268,6 +343,29 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None) 
         changes = propagate(session, project)
         result.stale_downstream = [k for k in ctx.graph.downstream(key) if changes.get(k, ("",))[0] == "stale"]
     return result
+
+
+@contextmanager
+def shot_lease(ctx: RenderContext, key: str) -> Iterator[None]:
+    """Hold the lease on shot ``key`` (with the render's token) while rendering it; waits while
+    a reviewer's decision holds it."""
+    token = ctx.job.lease_token
+    if token is None:
+        yield
+        return
+    holder = Holder(token, worker_id(), host_name(), os.getpid(), process_start(os.getpid()))
+    scope = shot_scope(key)
+    while True:
+        with transaction(ctx.engine) as session:
+            if acquire(session, get_project(session, ctx.job.project), scope, holder, lease_seconds(), "render") is not None:
+                break
+        stop.check()
+        time.sleep(0.5)
+    try:
+        yield
+    finally:
+        with transaction(ctx.engine) as session:
+            release(session, token, scope)
 
 
 def estimated_seconds(ctx: RenderContext, keys: list[str]) -> dict[str, float]:

@@ -69,7 +69,7 @@ def workers_running(task: Task) -> int:
         return 0
 
 
-def render_remote(task: Task, job: RenderJob, key: str) -> dict[str, Any]:
+def render_remote(task: Task, job: RenderJob, key: str, directive: Any = None) -> dict[str, Any]:
     """Submit one shot to the workers and wait for its result."""
-    future = task.delay(job, key)
+    future = task.delay(job, key, directive)
     return future.result()

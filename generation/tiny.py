@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from shots.files import check_target, mark, replace_folder
+
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 """Where `python -m generation.training --install` puts the trained demo models."""
 
@@ -298,22 +300,41 @@ BUILDERS = {
 }
 
 
-def make_tiny(directory: Path, family: str = "wan") -> Path:
-    """Build a tiny random pipeline of ``family`` and save it to ``directory`` atomically."""
+def make_tiny(directory: Path, family: str = "wan", force: bool = False) -> Path:
+    """Build a tiny random pipeline of ``family`` and save it to ``directory`` atomically.
+
+    ``directory`` must be new or empty, or a storyreel model replaced with ``force``
+    (`shots.files.replace_folder`): a user's folder is never written over.
+    """
     if family not in BUILDERS:
         raise ValueError(f"no tiny builder for {family!r}; choose from {', '.join(BUILDERS)}")
     from generation.loading import quiet_progress_bars
 
-    quiet_progress_bars()
     directory = Path(directory)
+    check_target(directory, force)  # before minutes of work, not after
+    quiet_progress_bars()
     directory.parent.mkdir(parents=True, exist_ok=True)
     pipe = BUILDERS[family]()
     with tempfile.TemporaryDirectory(dir=directory.parent, prefix=".tiny-") as tmp:
         staging = Path(tmp) / "model"
         pipe.save_pretrained(staging, safe_serialization=True)
-        if directory.exists():
-            shutil.rmtree(directory)
-        staging.rename(directory)
+        mark(staging, f"tiny random {family} pipeline")
+        replace_folder(staging, directory, force)
+    return directory
+
+
+def copy_trained(directory: Path, force: bool = False) -> Path:
+    """Copy the committed trained demo pipeline to ``directory`` (same rules as `make_tiny`)."""
+    trained = trained_model()
+    if trained is None:
+        raise FileNotFoundError("this installation has no trained demo model")
+    directory = Path(directory)
+    check_target(directory, force)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory.parent, prefix=".tiny-") as tmp:
+        staging = Path(shutil.copytree(trained, Path(tmp) / "model"))
+        mark(staging, "trained tiny wan pipeline (the embedded demo model)")
+        replace_folder(staging, directory, force)
     return directory
 
 

@@ -6,7 +6,6 @@ One module per group of commands; each registers on `app` when imported (in the 
 
 from __future__ import annotations
 
-import errno
 import sys
 
 from rich.markup import escape
@@ -31,26 +30,11 @@ def main() -> None:
         err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
         sys.exit(exc.exit_code)
     except Exception as exc:
+        from flows.faults import runtime_fault
+
         message = runtime_fault(exc)
         if message is None:
             raise
         err_console.print(f"[bold red]Error:[/] {escape(message)}")
         sys.exit(1)
-
-
-FAULT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
-
-
-def runtime_fault(exc: BaseException) -> str | None:
-    """One line for a fault of the machine (database, disk), or None for anything else."""
-    import sqlalchemy.exc
-
-    if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
-        from storage.db import first_line
-
-        return f"the database failed: {first_line(exc)}"
-    if isinstance(exc, OSError) and exc.errno in FAULT_ERRNOS:
-        where = f" {exc.filename}" if exc.filename else ""
-        return f"cannot write{where}: {exc.strerror}"
-    return None
 

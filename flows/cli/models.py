@@ -20,12 +20,15 @@ def make_tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to save the pipeline.")],
     family: Annotated[str, typer.Option(help="wan, wan22, wan22_ti2v, ltx, cogvideox or pixart (text-to-image).")] = "wan",
     random: Annotated[bool, typer.Option("--random", help="Random weights (paint noise; for tests).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a model storyreel saved there before (never another folder).")] = False,
 ) -> None:
     """Save a tiny pipeline: the trained demo model (wan), or random weights with --random.
 
     Saved as ``<home>/models/tiny-wan-i2v`` it replaces the embedded model for ``model: tiny``.
+    DIRECTORY must be new or empty; a model storyreel saved there before is replaced with
+    --force, and any other folder is refused untouched.
     """
-    from generation.tiny import BUILDERS, make_tiny, trained_model
+    from generation.tiny import BUILDERS, copy_trained, make_tiny, trained_model
 
     if family not in BUILDERS:
         raise ConfigError(f"family {family!r} is not allowed; use {', '.join(BUILDERS)}")
@@ -33,14 +36,7 @@ def make_tiny_model(
     if not random and trained is None:
         what = "this installation has no trained demo model" if family == "wan" else f"only wan is trained, not {family}"
         raise ConfigError(f"{what}; add --random for random weights (or run make train-demo-models)")
-    if random:
-        path = make_tiny(directory, family)
-    else:
-        import shutil
-
-        if directory.exists():
-            shutil.rmtree(directory)
-        path = Path(shutil.copytree(trained, directory))
+    path = make_tiny(directory, family, force) if random else copy_trained(directory, force)
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     kind = "random" if random else "trained"
     console.print(f"Saved tiny {kind} {family} pipeline to {escape(str(path))} ({size / 1024:.0f} KiB)")

@@ -26,43 +26,6 @@ from shots.loading import load_storyboard
 DEFAULT_MEDIA_URL = "http://127.0.0.1:8765"
 
 
-def _prefect_env() -> None:
-    """Quiet, offline-friendly Prefect defaults (the user's environment wins)."""
-    import os
-
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    # The ephemeral server's first start on a fresh machine creates and migrates its database:
-    # past Prefect's 20 s default on 2 CPU cores, so `make demo`'s first run failed there.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-
-
-def _run_render(job: Any, total: int, as_json: bool) -> dict[str, Any]:
-    """Run the render flow with terminal progress; returns its summary, raising on failure."""
-    _prefect_env()
-    from flows import progress
-    from flows.render_flow import render_flow
-    from shots.errors import GenerationError
-
-    sink = progress.ProgressSink(total, None)
-    progress.install(sink)
-    try:
-        if as_json:
-            state = render_flow(job, return_state=True)
-        else:
-            with sink.progress:
-                state = render_flow(job, return_state=True)
-    finally:
-        progress.install(None)
-    summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):
-        raise GenerationError(f"render failed: {state.message or summary}")
-    if not state.is_completed():
-        summary["failed"] = state.message
-    return summary
-
-
 VERDICT_STYLE = {"approved": "bold green", "passed": "green", "best_of_failed": "red", "failed": "red", "rejected": "red"}
 
 
@@ -86,7 +49,7 @@ def outcome_problems(summary: dict[str, Any], rows: list[dict[str, Any]]) -> lis
         if row["id"] not in touched:
             continue
         if row["verdict"] == "failed" or (row["id"] in errors and row["chosen_take"] is None):
-            problems.append(f"{row['id']}: failed — {errors.get(row['id'], 'no take was rendered')}")
+            problems.append(f"{row['id']}: {errors.get(row['id'], 'failed: no take was rendered')}")
         elif row["verdict"] == "best_of_failed":
             problems.append(
                 f"{row['id']}: none of {row['takes']} takes passed its checks; the best, take {row['chosen_take']}, "
@@ -95,16 +58,20 @@ def outcome_problems(summary: dict[str, Any], rows: list[dict[str, Any]]) -> lis
     return problems
 
 
-def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: bool) -> None:
-    """Run the flow, print its summary (table or JSON), exit 1 when a shot failed or ended
-    without a take that passed or that a person approved."""
+def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: bool, rerender: bool = False) -> None:
+    """Run the job (`flows.runner`), print its summary (table or JSON), exit 1 when a shot
+    failed or ended without a take that passed or that a person approved."""
+    from flows import runner
     from flows.context import preflight
     from flows.store import project_status
     from shots.errors import GenerationError
 
     preflight(job)  # exit 2 for a model, device or scorer that cannot work, before the flow
     settings.database(create=True)  # an unusable database is one line now, not a flow failure later
-    summary = _run_render(job, total, as_json)
+    if rerender:
+        summary = runner.rerender(settings, job, not as_json, notify=lambda text: console.print(escape(text)))
+    else:
+        summary = runner.run_render(settings, job, total, not as_json)
     rows = project_status(settings, summary["project"])
     problems = outcome_problems(summary, rows)
     summary["problems"] = problems
@@ -140,9 +107,14 @@ def _print_summary(summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     stale = summary.get("stale_downstream")
     if stale:
         console.print("[yellow]Now stale downstream[/] (estimated render seconds): " + ", ".join(f"{k} ~{v:.1f} s" for k, v in stale.items()))
+    for line in summary.get("healed", []):
+        console.print(f"[yellow]Healed:[/] {escape(line)}: rendered again")
+    if summary.get("prefect") is False and not summary.get("shots"):
+        console.print("Nothing to render: every shot is current.")
     if summary.get("cut"):
         cut = summary["cut"]
-        console.print(f"[bold green]Cut:[/] {escape(cut['path'])} — {cut['frames']} frames, {cut['seconds']:.2f} s at {cut['fps']:g} fps")
+        same = " (unchanged: no new cut written)" if cut.get("unchanged") else ""
+        console.print(f"[bold green]Cut:[/] {escape(cut['path'])} — {cut['frames']} frames, {cut['seconds']:.2f} s at {cut['fps']:g} fps{same}")
     elif summary.get("not_in_cut"):
         console.print(
             f"[yellow]No new cut:[/] {', '.join(summary['not_in_cut'])} have no current take. "
@@ -167,6 +139,7 @@ def render_command(
     compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="Speed knob: regional compile.")] = None,
     vae_tiling: Annotated[bool | None, typer.Option("--vae-tiling/--no-vae-tiling", help="Speed knob: tiled VAE decode.")] = None,
     cpu_offload: Annotated[bool | None, typer.Option("--cpu-offload/--no-cpu-offload", help="Speed knob: model CPU offload (CUDA).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for a render of the same project to finish (default: refuse at once).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
@@ -192,7 +165,7 @@ def render_command(
     job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url,
                     model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL,
                     workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url,
-                    overrides=overrides)
+                    overrides=overrides, wait=wait)
     _render_and_report(settings, job, len(board.shot_list()), as_json)
 
 
@@ -206,7 +179,10 @@ def rerender_command(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Render a new take of one shot; shots after it in its chain become stale (or re-render with --cascade)."""
+    """Render a new take of one shot; shots after it in its chain become stale (or re-render with --cascade).
+
+    While a render holds the project, the request is queued for that render and this waits.
+    """
     from flows.context import RenderJob
     from flows.store import transaction
     from storage.repo import get_project, get_shot
@@ -219,8 +195,8 @@ def rerender_command(
     if seed is not None and not 0 <= seed < 2**32:
         raise ConfigError(f"--seed {seed} is not allowed; use 0 … 4294967295")
     job = RenderJob(storyboard=storyboard, project=project, home=str(settings.home), database_url=settings.database_url,
-                    only=(shot,), force=True, seed=seed, prompt=prompt, cascade=cascade)
-    _render_and_report(settings, job, 1, as_json)
+                    only=(shot,), force=True, seed=seed, prompt=prompt, cascade=cascade, media_url=settings.media_url)
+    _render_and_report(settings, job, 1, as_json, rerender=True)
 
 
 @app.command("export")
@@ -229,14 +205,18 @@ def export_command(
     out: Annotated[Path | None, typer.Option("--out", help="Also copy the MP4 here.")] = None,
     otio: Annotated[Path | None, typer.Option("--otio", help="Write an OpenTimelineIO timeline here.")] = None,
     allow_unapproved: Annotated[bool, typer.Option("--allow-unapproved", help="Use chosen takes that failed checks or are stale.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files at --out / --otio.")] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Stitch the chosen takes into a cut (MP4, and OTIO for editors)."""
+    """Stitch the chosen takes into a new numbered cut (MP4, and OTIO for editors)."""
     from flows.export import export_cut
+    from flows.leases import hold
 
-    cut = export_cut(settings_for(home), project, out, otio, allow_unapproved)
-    data = {"path": str(cut.path), "otio": str(cut.otio) if cut.otio else None, "frames": cut.frames, "fps": cut.fps,
+    settings = settings_for(home)
+    with hold(settings.database(), project, scope="export", purpose="export", wait=True) as held:
+        cut = export_cut(settings, project, out, otio, allow_unapproved, owner=held.holder, force=force)
+    data = {"path": str(cut.path), "otio": str(cut.otio) if cut.otio else None, "number": cut.number, "frames": cut.frames, "fps": cut.fps,
             "seconds": round(cut.seconds, 3), "shots": cut.shots, "skipped": cut.skipped, "audio": cut.has_audio}
     if as_json:
         print(json.dumps(data, indent=2))

@@ -90,7 +90,7 @@ def review_command(project: ProjectArg, reviewer: ReviewerOpt = "", home: HomeOp
 
 
 def _reroll(settings, project: str, key: str, review: ShotReview) -> None:  # type: ignore[no-untyped-def]
-    from flows.cli.render import _run_render
+    from flows.runner import rerender
     from flows.context import RenderJob
     from flows.store import transaction
     from storage.repo import get_project
@@ -99,4 +99,4 @@ def _reroll(settings, project: str, key: str, review: ShotReview) -> None:  # ty
         storyboard = get_project(session, project).storyboard_path
     job = RenderJob(storyboard=storyboard, project=project, home=str(settings.home), database_url=settings.database_url,
                     only=(key,), force=True, seed=review.seed, prompt=review.prompt, export=False)
-    _run_render(job, 1, as_json=True)
+    rerender(settings, job, show_progress=False, notify=lambda text: console.print(escape(text)))

@@ -64,6 +64,9 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
         take = take_cell(r) + (f" (seed {r['chosen_seed']})" if r["chosen_take"] else "")
         table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}", escape(note or ""))
     console.print(table)
+    leases = {(lease["holder"], lease["purpose"], lease["since"]) for r in rows if (lease := r["lease"])}
+    for holder, purpose, since in sorted(leases):
+        console.print(f"[cyan]In use:[/] {escape(holder)} ({purpose}) since {since}")
 
 
 @app.command("projects")

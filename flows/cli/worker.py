@@ -20,7 +20,7 @@ def worker_command(
     home: HomeOpt = None,
 ) -> None:
     """Serve render tasks to flows started with --workers (needs PREFECT_API_URL)."""
-    from flows.cli.render import _prefect_env
+    from flows.runner import prefect_env
     from shots.errors import ConfigError
 
     if not os.environ.get("PREFECT_API_URL"):
@@ -33,7 +33,7 @@ def worker_command(
         import torch
 
         torch.set_num_threads(threads)
-    _prefect_env()
+    prefect_env()
     settings = settings_for(home)
     os.environ["STORYREEL_WORKER_HOME"] = str(settings.home)  # this host's models and media cache
     from flows.render_flow import render_shot_task
