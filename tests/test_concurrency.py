@@ -286,3 +286,42 @@ def test_a_second_ctrl_c_exits_at_once(team: dict) -> None:
     render.communicate(timeout=10)
     assert render.returncode in (130, -signal.SIGINT)
     assert _run(team, "render", str(team["board"]), "--no-review").returncode == 0
+
+
+def test_a_prefect_server_that_does_not_start_in_time_is_one_line(team: dict) -> None:
+    env = {k: v for k, v in team["env"].items() if k != "PREFECT_API_URL"}
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "1"
+    before = _servers()
+    proc = subprocess.run(storyreel("render", str(team["board"]), "--no-review"), env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "did not start within 1 s" in lines[0] and "PREFECT_API_URL" in lines[0], proc.stderr
+    assert _wait_for(lambda: not (_servers() - before), timeout=10)
+    assert _count(team, Lease) == 0
+
+
+def test_prefect_logs_handled_errors_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    """Prefect's console handler prints a failed run's exception with its traceback; a handled
+    error (storyreel's own, or a machine fault) keeps its line and loses the traceback."""
+    import logging
+
+    from flows.faults import hide_handled_tracebacks
+    from shots.errors import TransientGenerationError
+
+    stream = __import__("io").StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        hide_handled_tracebacks()
+        log = logging.getLogger("prefect.task_runs")
+        for error in (TransientGenerationError("out of GPU memory"), OSError(28, "No space left on device"), ValueError("a bug")):
+            try:
+                raise error
+            except Exception:
+                log.error("Task run failed with exception: %r", error, exc_info=True)
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert "out of GPU memory" in text and "No space left" in text
+    assert text.count("Traceback") == 1 and "ValueError: a bug" in text  # only the bug keeps it
