@@ -12,12 +12,13 @@
 (b) identity across a 3-shot chain (right, down, left; each shot starts from the previous
     take's hand-off frame, as `storyreel render` chains them): the named colour still covers at
     least half its first-frame area in every shot; the same check for each shot alone, rendered
-    from a clean world frame where that shot starts (where the chain loses it); and the tiny
-    CLIP identity score of the third shot against the first frame, next to the same score for
-    a wrong-identity clip.
-(c) scorer ranking: identity score of a correct continuation (the model's take from the right
-    start frame) above a wrong-identity take (the model's take of another colour and shape on
-    the same background and caption motion). Target ≥ 90 % of pairs.
+    from a clean world frame where that shot starts (where the chain loses it); and storyreel's
+    identity score (`consistency.identity`: regions against an anchor) of the third shot
+    against the character anchored in the first frame, next to the same score for a
+    wrong-identity clip.
+(c) scorer ranking: the identity score of a correct continuation (the model's take from the
+    right start frame) above a wrong-identity take (the model's take of another colour and
+    shape on the same background and caption motion). Target ≥ 90 % of pairs.
 (d) two shapes (the demo's second scene): held-out captions, half "… meet …" (each named
     colour's centroid moves toward the other by at least 4 % of the frame), half "… move
     up/down/left/right …" (both colours move that way, as in (a)); and whether both colours
@@ -51,7 +52,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from consistency.embedder import load_embedder  # noqa: E402
-from consistency.metrics import identity  # noqa: E402
+from consistency.identity import anchor_from_frame, identity_scores  # noqa: E402
 from generation.frames import handoff_frame, load_image  # noqa: E402
 from generation.loading import load_pipeline  # noqa: E402
 from generation.tiny import trained_model, trained_scorer  # noqa: E402
@@ -90,6 +91,12 @@ def caption(actor: Actor, motion: str, background: str) -> str:
     return ClipSpec((actor,), motion, background).caption() + "."
 
 
+def identity(embedder, frames: np.ndarray, start: np.ndarray, description: str) -> float:  # type: ignore[no-untyped-def]
+    """storyreel's identity of ``frames`` against the character anchored in ``start``."""
+    anchor = anchor_from_frame(embedder, start, description)
+    return identity_scores(embedder, frames, [anchor.embedding])[0]
+
+
 def chains(
     loaded, embedder, count: int, steps: int, guidance: float, keyframe: str, seed: int = 2_000_003
 ) -> dict[str, float]:
@@ -110,13 +117,13 @@ def chains(
             clean = render(loaded, clean_start, prompt, shot_seed, steps, guidance)
             alone[k].append(keeps_colour(clean, actor.color, first_area))
         kept.append(ok)
-        reference = embedder.embed_images(start[None])
-        right_ids.append(identity(embedder.embed_images(clip), reference))
+        description = ClipSpec((actor,), "left", background).descriptions()[0]
+        right_ids.append(identity(embedder, clip, start, description))
         other = wrong_identity(actor, background, rng)
         wrong = render(
             loaded, draw_frame((other,), background), caption(other, "left", background), seed + n, steps, guidance
         )
-        wrong_ids.append(identity(embedder.embed_images(wrong), reference))
+        wrong_ids.append(identity(embedder, wrong, start, description))
     return {
         "colour kept in all 3 shots": float(np.mean(kept)),
         **{f"shot {k + 1} alone from a clean frame": float(np.mean(v)) for k, v in enumerate(alone)},
@@ -130,14 +137,14 @@ def ranking(loaded, embedder, count: int, steps: int, guidance: float, seed: int
     wins = []
     for case in motion_cases(count, seed):
         actor, background = case.spec.actors[0], case.spec.background
-        reference = embedder.embed_images(case.first_frame[None])
+        description = case.spec.descriptions()[0]
         right = render(loaded, case.first_frame, case.spec.caption() + ".", case.seed, steps, guidance)
         other = wrong_identity(actor, background, rng)
         wrong = render(
             loaded, draw_frame((other,), background), caption(other, case.direction, background), case.seed, steps,
             guidance,
         )
-        wins.append(identity(embedder.embed_images(right), reference) > identity(embedder.embed_images(wrong), reference))
+        wins.append(identity(embedder, right, case.first_frame, description) > identity(embedder, wrong, case.first_frame, description))
     return float(np.mean(wins))
 
 

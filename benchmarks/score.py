@@ -1,5 +1,6 @@
 """Scoring speed: frames/s of the embedder for the tiny and ViT-B-32 models, and the ratio
-of scoring time to render time for the same 49-frame take.
+of scoring time to render time for the same 49-frame take (every metric: identity searched by
+region against one anchor, motion at a join, the rest).
 
     python benchmarks/score.py [--device cuda]
 
@@ -20,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 from consistency.embedder import load_embedder, make_tiny_clip  # noqa: E402
+from consistency.identity import CharacterAnchor, anchor_from_frame  # noqa: E402
 from consistency.scoring import score_take  # noqa: E402
 from generation.frames import neutral_frame  # noqa: E402
 from generation.loading import load_pipeline  # noqa: E402
@@ -68,7 +70,9 @@ def main() -> None:
             embedder = load_embedder(spec, args.device)
             embedder.embed_images(clip)  # warm up
             embed = best_of(lambda: embedder.embed_images(clip), args.repeat)
-            full = best_of(lambda: score_take(embedder, clip, "a red circle", references=[clip[0]], condition=clip[0], scene_anchor=clip[0]), args.repeat)
+            made = anchor_from_frame(embedder, clip[len(clip) // 2], "a red circle")
+            anchor = CharacterAnchor("red", "0" * 64, made.image, made.embedding)
+            full = best_of(lambda: score_take(embedder, clip, "a red circle", anchors=[anchor], condition=clip[0], scene_anchor=clip[0], previous=clip), args.repeat)
             print(f"{name:<9} embed {args.frames / embed:8.1f} frames/s   score_take {full:.3f} s   score/render {full / render:.2f}")
 
 

@@ -7,9 +7,9 @@ passes; when none does, the one with the best weighted score (ties: the earliest
 ``best_of_failed``.
 
 Weighted score = Σ wᵢ·gᵢ / Σ wᵢ over the metrics present, with goodness gᵢ in [0, 1]:
-identity, boundary, flicker: the value; temporal: score − worst-drop depth; prompt: value / 2.5;
-color_drift: 1 − ΔE/50 (floored at 0). Weights: identity .30, temporal .25, boundary .20,
-prompt .15, flicker .05, color_drift .05.
+identity, boundary, motion, flicker: the value; temporal: score − worst-drop depth; prompt:
+value / 2.5; color_drift: 1 − ΔE/50 (floored at 0). Weights: identity .30, temporal .20,
+boundary .15, prompt .15, motion .10, flicker .05, color_drift .05.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ DEFAULT_THRESHOLDS: dict[str, float | None] = {
     "identity": 0.6,
     "temporal": 0.9,
     "boundary": 0.7,
+    "motion": 0.5,
     "prompt": 0.5,
     "flicker": 0.85,
     "color_drift": 20.0,
 }
 TEMPORAL_MAX_DROP = 0.12  # a hard cut or morph: adjacent similarity this far below the median
 LOWER_IS_BETTER = frozenset({"color_drift"})
-WEIGHTS = {"identity": 0.30, "temporal": 0.25, "boundary": 0.20, "prompt": 0.15, "flicker": 0.05, "color_drift": 0.05}
+WEIGHTS = {"identity": 0.30, "temporal": 0.20, "boundary": 0.15, "prompt": 0.15, "motion": 0.10, "flicker": 0.05, "color_drift": 0.05}
 
 
 def resolve_thresholds(*overrides: Mapping[str, float | None]) -> dict[str, float | None]:
@@ -156,9 +157,13 @@ class RerollPolicy:
         attempt_fn: Callable[[int, int], Outcome],
         done: Sequence[Outcome] = (),
     ) -> tuple[list[Outcome], tuple[Outcome, str] | None]:
-        """Call ``attempt_fn(attempt, seed)`` until a pass or the limit; returns all outcomes and the choice."""
+        """Call ``attempt_fn(attempt, seed)`` until a pass or the limit; returns all outcomes and the choice.
+
+        ``attempt`` counts the attempts of these inputs: the ``done`` ones (whatever their take
+        numbers, which count every take the shot ever had) and those made here.
+        """
         outcomes = list(done)
-        attempt = max((o.attempt for o in outcomes), default=0)
+        attempt = len(outcomes)
         while not any(o.passed for o in outcomes) and attempt < self.max_takes:
             attempt += 1
             outcomes.append(attempt_fn(attempt, self.seed(base_seed, attempt)))

@@ -8,6 +8,8 @@ import numpy as np
 
 from consistency import metrics
 from consistency.embedder import Embedder
+from consistency.identity import CharacterAnchor, judge_identity
+from consistency.motion import motion_continuity
 from consistency.policy import TEMPORAL_MAX_DROP, TakeScores, judge, resolve_thresholds
 from shots.errors import ScoringError
 
@@ -29,9 +31,10 @@ def score_take(
     frames: np.ndarray,
     prompt: str,
     *,
-    references: Sequence[np.ndarray] = (),
+    anchors: Sequence[CharacterAnchor] = (),
     condition: np.ndarray | None = None,
     scene_anchor: np.ndarray | None = None,
+    previous: np.ndarray | None = None,
     thresholds: Mapping[str, float | None] | None = None,
 ) -> TakeScores:
     """Score a take.
@@ -40,22 +43,21 @@ def score_take(
         embedder: open_clip model from `load_embedder`.
         frames: The take, uint8 (F, H, W, 3).
         prompt: The shot's prompt (for ``prompt``).
-        references: Images of the present characters (for ``identity``; skipped when empty).
+        anchors: The present characters' identity anchors (``identity``, judged on the
+            regions that best match them: `consistency.identity`; skipped when empty).
         condition: The frame that conditioned a ``continue`` shot (for ``boundary`` and
             ``color_drift``); None for a cut.
         scene_anchor: First frame of the scene's first shot (for ``color_drift``).
+        previous: The previous take of a ``continue`` shot (for ``motion`` at the join).
         thresholds: Overrides of the default thresholds.
     """
     frames = _check(frames, "frames")
     limits = resolve_thresholds(thresholds or {})
-    extra = [np.asarray(r)[None] for r in references]
     if condition is not None:
-        extra.append(np.asarray(condition)[None])
-    for i, image in enumerate(extra):
-        _check(image, f"reference image {i}")
-    # 1. embed the take in one batch; comparison images may have other sizes
+        _check(np.asarray(condition)[None], "conditioning frame")
+    # 1. embed the take in one batch; the conditioning frame may have another size
     clip = embedder.embed_images(frames, batch=len(frames))
-    others = np.concatenate([embedder.embed_images(image) for image in extra]) if extra else clip[:0]
+    conditioned = embedder.embed_images(np.asarray(condition)[None])[0] if condition is not None else None
     text = embedder.embed_texts([prompt])[0]
 
     # 2. metrics
@@ -70,10 +72,15 @@ def score_take(
         judge("prompt", metrics.clip_score(clip, text), limits["prompt"]),
         judge("flicker", metrics.flicker(frames), limits["flicker"]),
     ]
-    if references:
-        scores.append(judge("identity", metrics.identity(clip, others[: len(references)]), limits["identity"], {"references": len(references)}))
-    if condition is not None:
-        scores.append(judge("boundary", metrics.boundary(clip[:BOUNDARY_FRAMES], others[-1]), limits["boundary"]))
+    if anchors:
+        scores.append(judge_identity(embedder, frames, anchors, limits["identity"]))
+    if conditioned is not None:
+        scores.append(judge("boundary", metrics.boundary(clip[:BOUNDARY_FRAMES], conditioned), limits["boundary"]))
+    if previous is not None:
+        m = motion_continuity(_check(previous, "previous take"), frames)
+        scores.append(judge("motion", m.score, limits["motion"], {"before": [round(v, 3) for v in m.before],
+                                                                   "after": [round(v, 3) for v in m.after],
+                                                                   "speed": round(m.speed, 3), "direction": round(m.direction, 3)}))
     drift = {}
     if condition is not None:
         drift["vs_condition"] = metrics.color_distance(frames, np.asarray(condition))

@@ -156,7 +156,11 @@ def _polygon(actor: Actor, cx: float, cy: float, r: float) -> list[tuple[float, 
 
 def draw_frame(actors: tuple[Actor, ...], background: str, size: int = 64) -> np.ndarray:
     """One uint8 (size, size, 3) frame."""
-    image = Image.new("RGB", (size, size), COLORS[background])
+    return _paint(actors, COLORS[background], size)
+
+
+def _paint(actors: tuple[Actor, ...], ground: tuple[int, int, int], size: int) -> np.ndarray:
+    image = Image.new("RGB", (size, size), ground)
     draw = ImageDraw.Draw(image)
     for actor in actors:
         cx, cy, r = actor.x * size, actor.y * size, actor.size * size / 2
@@ -165,6 +169,45 @@ def draw_frame(actors: tuple[Actor, ...], background: str, size: int = 64) -> np
         else:
             draw.polygon(_polygon(actor, cx, cy, r), fill=COLORS[actor.color])
     return np.asarray(image)
+
+
+PORTRAIT_GREY = (128, 128, 128)
+"""The neutral ground of a character portrait: the grey `consistency.identity` paints behind a
+region of a frame it compares (a colour no world background has)."""
+
+
+PORTRAIT_FILL = 0.6
+"""How much of a portrait's side the character's box fills (`consistency.identity.FILL`)."""
+
+
+def portrait(actor: Actor, size: int = 64, from_frame: bool = False) -> np.ndarray:
+    """One character alone on the neutral grey ground, centred, its box filling `PORTRAIT_FILL`
+    of the side: what `consistency.identity` makes of an anchor, or of a region of a frame.
+
+    ``from_frame`` draws it as large as it is in a ``size`` frame and scales that region up
+    (bilinear), as identity does with a region of a rendered frame; otherwise it is drawn
+    large and sharp.
+    """
+    width = 2 * _reach(actor) or actor.size
+    if not from_frame:
+        return _paint((replace(actor, x=0.5, y=0.5, size=actor.size * PORTRAIT_FILL / width),), PORTRAIT_GREY, size)
+    frame = _paint((replace(actor, x=0.5, y=0.5),), PORTRAIT_GREY, size)
+    ys, xs = np.nonzero(np.any(frame != PORTRAIT_GREY, axis=-1))
+    region = Image.fromarray(frame[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+    scale = PORTRAIT_FILL * size / max(region.size)
+    region = region.resize((max(1, round(region.width * scale)), max(1, round(region.height * scale))), Image.Resampling.BILINEAR)
+    out = Image.new("RGB", (size, size), PORTRAIT_GREY)
+    out.paste(region, ((size - region.width) // 2, (size - region.height) // 2))
+    return np.asarray(out)
+
+
+def _reach(actor: Actor) -> float:
+    """Half the side of the box around a drawn actor, as a fraction of the frame."""
+    r = actor.size / 2
+    if actor.shape == "circle":
+        return r
+    xs, ys = zip(*_polygon(actor, 0.0, 0.0, r))
+    return max(max(xs) - min(xs), max(ys) - min(ys)) / 2
 
 
 def actors_at(spec: ClipSpec, t: float) -> tuple[Actor, ...]:

@@ -22,6 +22,7 @@ from consistency.policy import (
 )
 from consistency.scoring import score_take
 from generation.world import Actor, ClipSpec, end_state, render_clip
+from consistency.identity import CharacterAnchor, anchor_from_frame
 from shots.errors import ModelLoadError, ScoringError
 from shots.graph import take_seed
 
@@ -29,10 +30,15 @@ RED_CIRCLE = ClipSpec((Actor("circle", "red", 0.3, 0.5),), "right", "green")
 BLUE_SQUARE = ClipSpec((Actor("square", "blue", 0.7, 0.4),), "down", "yellow")
 
 
+def _anchor(embedder, frame: np.ndarray, description: str = "a red circle") -> CharacterAnchor:  # type: ignore[no-untyped-def]
+    made = anchor_from_frame(embedder, frame, description)
+    return CharacterAnchor("red", "0" * 64, made.image, made.embedding)
+
+
 def test_identical_frames_score_one(tiny_clip) -> None:
     frame = render_clip(RED_CIRCLE, 1)[0]
     still = np.repeat(frame[None], 9, axis=0)
-    scores = {s.metric: s for s in score_take(tiny_clip, still, "a red circle", references=[frame], condition=frame, scene_anchor=frame).scores}
+    scores = {s.metric: s for s in score_take(tiny_clip, still, "a red circle", anchors=[_anchor(tiny_clip, frame)], condition=frame, scene_anchor=frame).scores}
     for metric in ("temporal", "identity", "boundary", "flicker"):
         assert scores[metric].value == pytest.approx(1.0, abs=1e-5), metric
     assert scores["color_drift"].value == pytest.approx(0.0, abs=1e-6)
@@ -60,7 +66,7 @@ def test_other_scene_scores_lower_identity_and_boundary_than_a_continuation(tiny
     ref = render_clip(RED_CIRCLE, 1)[0]
 
     def metric(frames: np.ndarray, name: str) -> float:
-        scores = score_take(tiny_clip, frames, "a red circle", references=[ref], condition=handoff)
+        scores = score_take(tiny_clip, frames, "a red circle", anchors=[_anchor(tiny_clip, ref)], condition=handoff)
         return next(s.value for s in scores.scores if s.metric == name)
 
     assert metric(continuation, "identity") > metric(other, "identity")
@@ -144,10 +150,10 @@ def test_bad_frames_are_clear_errors(tiny_clip, frames: object, needle: str) -> 
         score_take(tiny_clip, frames, "x")  # type: ignore[arg-type]
 
 
-def test_bad_reference_is_a_clear_error(tiny_clip) -> None:
+def test_bad_conditioning_frame_is_a_clear_error(tiny_clip) -> None:
     clip = render_clip(RED_CIRCLE, 5)
-    with pytest.raises(ScoringError, match="reference image 0"):
-        score_take(tiny_clip, clip, "x", references=[np.zeros((8, 8), np.uint8)])
+    with pytest.raises(ScoringError, match="conditioning frame"):
+        score_take(tiny_clip, clip, "x", condition=np.zeros((8, 8), np.uint8))
 
 
 def test_batched_preprocessing_matches_frame_by_frame(tiny_clip) -> None:

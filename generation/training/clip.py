@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,13 @@ from open_clip import OPENAI_DATASET_STD as STD
 
 from generation.training.common import THREADS_HELP, Checkpoint, fit, log, set_threads, step_rng
 from generation.training.data import prompt_for
-from generation.world import actors_at, draw_frame, sample_spec
+from generation.world import SHAPES, ClipSpec, actors_at, draw_frame, portrait, sample_spec
 
-THREADS = 1
+THREADS = 2
 """CPU threads by default: those the committed CLIP was trained with (see `set_threads`)."""
+IDENTITIES = 24
+"""Characters per step of the identity objective (two views each)."""
+VIEW_TEMPERATURE = 0.1
 CLIP_CONFIG = {
     "embed_dim": 64,
     "vision_cfg": {"image_size": 64, "layers": 4, "width": 64, "head_width": 32, "patch_size": 8},
@@ -37,14 +41,55 @@ CLIP_CONFIG = {
 
 
 def sample_pairs(rng: np.random.Generator, count: int, split: str = "train") -> tuple[torch.Tensor, list[str]]:
-    """``count`` (frame, caption) pairs: a random moment of a random clip, normalised for CLIP."""
+    """``count`` (frame, caption) pairs, normalised for CLIP.
+
+    Half are scenes: a random moment of a random clip, with its caption. A quarter are
+    *portraits* — one character alone on the neutral grey ground, captioned by its description
+    (``a red circle.``): what identity compares (`consistency.identity`). A quarter are twins:
+    two scenes alike but for one character's shape, side by side in the batch, so the loss
+    cannot tell them apart by colour or background alone.
+    """
     frames, captions = [], []
-    for _ in range(count):
+    while len(frames) < count:
+        kind = rng.random()
         spec = sample_spec(rng, actors=1 if rng.random() < 2 / 3 else 2, split=split)
-        frames.append(draw_frame(actors_at(spec, float(rng.random())), spec.background))
+        actors = actors_at(spec, float(rng.random()))
+        if kind < 0.25:
+            actor = actors[int(rng.integers(len(actors)))]
+            frames.append(portrait(actor, from_frame=bool(rng.random() < 0.5)))
+            captions.append(ClipSpec((actor,), spec.motion, spec.background).descriptions()[0] + ".")
+            continue
+        frames.append(draw_frame(actors, spec.background))
         captions.append(prompt_for(spec, rng))
+        if kind < 0.5 and len(frames) < count:
+            i = int(rng.integers(len(actors)))
+            shape = str(rng.choice([s for s in SHAPES if s != actors[i].shape]))
+            twin = ClipSpec(tuple(replace(a, shape=shape) if j == i else a for j, a in enumerate(spec.actors)), spec.motion, spec.background)
+            frames.append(draw_frame(tuple(replace(a, shape=shape) if j == i else a for j, a in enumerate(actors)), spec.background))
+            captions.append(prompt_for(twin, rng))
     x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
     return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1), captions
+
+
+def sample_views(rng: np.random.Generator, count: int, split: str = "train") -> torch.Tensor:
+    """``2·count`` portraits, normalised for CLIP: two views of each of ``count`` characters (turned
+    another way, sharp or cut from a frame where it was small; views ``i`` and ``count + i`` are
+    the same character). Characters of a batch are distinct — with 24 of the world's 36, many
+    share a colour or a shape."""
+    views: list[np.ndarray] = [np.empty(0)] * (2 * count)
+    seen: set[tuple[str, str]] = set()
+    i = 0
+    while i < count:
+        actor = sample_spec(rng, actors=1, split=split).actors[0]
+        if (actor.shape, actor.color) in seen:
+            continue
+        seen.add((actor.shape, actor.color))
+        for slot in (i, count + i):  # sharp, or cut from a frame and scaled up as identity does
+            turned = replace(actor, angle=float(rng.uniform(0, 360)), size=float(rng.uniform(0.15, 0.35)))
+            views[slot] = portrait(turned, from_frame=bool(rng.random() < 0.5))
+        i += 1
+    x = torch.from_numpy(np.stack(views)).permute(0, 3, 1, 2).float() / 255.0
+    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
 
 
 def build_clip() -> torch.nn.Module:
@@ -105,12 +150,22 @@ def train(
     checkpoint = Checkpoint(out / "checkpoints" / "clip", every=checkpoint_every)
     labels = torch.arange(batch)
 
+    identities = min(IDENTITIES, batch)
+    pairs = torch.cat([torch.arange(identities, 2 * identities), torch.arange(identities)])
+
     def loss_at(step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        images, captions = sample_pairs(step_rng("clip", step), batch)
+        rng = step_rng("clip", step)
+        images, captions = sample_pairs(rng, batch)
         img = F.normalize(model.encode_image(images), dim=-1)
         txt = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
         logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
-        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2, {}
+        text_loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+        # Identity: two views of one character are each other's match among 2·identities portraits.
+        views = F.normalize(model.encode_image(sample_views(rng, identities)), dim=-1)
+        sims = views @ views.T / VIEW_TEMPERATURE
+        sims = sims.masked_fill(torch.eye(2 * identities, dtype=torch.bool), float("-inf"))
+        view_loss = F.cross_entropy(sims, pairs)
+        return text_loss + view_loss, {"views": float(view_loss)}
 
     if not fit("clip", model, optimizer, loss_at, steps=steps, lr=lr, checkpoint=checkpoint, until=until):
         return None
