@@ -39,7 +39,8 @@ CONFIGS = {
 
 def build_model(directory: Path, config: str | None, layers: int | None) -> Path:
     """The tiny pipeline, or one with a full-size random transformer from a real config."""
-    from generation.tiny import build_wan_i2v, make_tiny
+    from generation.builders import build_wan_i2v
+    from generation.tiny import make_tiny
 
     if config is None:
         return make_tiny(directory, "wan")

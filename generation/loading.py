@@ -26,7 +26,7 @@ from generation.speed import (
 )
 from generation.types import LoadOptions
 from shots.errors import ConfigError, ModelLoadError
-from shots.families import PIPELINE_CLASSES, family_of_index
+from shots.families import PIPELINE_CLASSES, family_of_dir, family_of_index
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
@@ -49,7 +49,7 @@ class LoadedPipeline:
     mag_ratios: dict[int, list[float]] = field(default_factory=dict)
     cache_steps: int | None = None
     renders: int = 0
-    _t2v: Any = None
+    _derived: dict[str, Any] = field(default_factory=dict)
 
     @property
     def family(self) -> str:
@@ -60,11 +60,18 @@ class LoadedPipeline:
         """A text-only pipeline sharing these weights, when the family has one."""
         if self.backend.t2v_class is None:
             return None
-        if self._t2v is None:
+        return self.derived(self.backend.t2v_class)
+
+    def derived(self, class_name: str) -> Any:
+        """Another diffusers pipeline class built on these loaded components (``from_pipe``,
+        no second copy of the weights), made once."""
+        if class_name not in self._derived:
             import diffusers
 
-            self._t2v = getattr(diffusers, self.backend.t2v_class).from_pipe(self.pipe)
-        return self._t2v
+            pipe = getattr(diffusers, class_name).from_pipe(self.pipe)
+            pipe.set_progress_bar_config(disable=True)
+            self._derived[class_name] = pipe
+        return self._derived[class_name]
 
 
 def inspect_model_dir(model: str) -> tuple[str, dict[str, Any]]:
@@ -84,7 +91,7 @@ def inspect_model_dir(model: str) -> tuple[str, dict[str, Any]]:
         index = json.loads(index_file.read_text())
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"{index_file}: unreadable model_index.json ({exc})") from None
-    family = family_of_index(index) if isinstance(index, dict) else None
+    family = family_of_dir(path, index) if isinstance(index, dict) else None
     if family is None:
         name = index.get("_class_name") if isinstance(index, dict) else None
         raise ModelLoadError(

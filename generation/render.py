@@ -72,6 +72,25 @@ def _prepare_cache(loaded: LoadedPipeline, steps: int) -> bool:
     return ratios is None
 
 
+def call_pipeline(pipe: Any, kwargs: dict[str, Any]) -> Any:
+    """The one place a diffusers pipeline is called (tests look at what it is given here)."""
+    return pipe(**kwargs)
+
+
+def choose_pipeline(loaded: LoadedPipeline, request: RenderRequest) -> Any:
+    """The pipeline for ``request``: the family's own choice, else the text-only one for a
+    shot with no start image, else the loaded one."""
+    backend = loaded.backend
+    if backend.pipeline_for is not None and (pipe := backend.pipeline_for(loaded, request)) is not None:
+        return pipe
+    if not request.start_image:
+        pipe = loaded.text_to_video()
+        if pipe is None:
+            raise ValueError(f"{backend.family} has no text-to-video mode; give a conditioning image")
+        return pipe
+    return loaded.pipe
+
+
 def render_take(
     loaded: LoadedPipeline,
     request: RenderRequest,
@@ -86,22 +105,26 @@ def render_take(
         request: What to render; checked before any model work.
         fps: Frame rate of the clip (LTX conditions on it).
         progress: Called with (step, steps) after each denoising step.
-        text_only: Use the family's text-to-video pipeline (the image is ignored).
+        text_only: No start image (the same as ``request.start_image=False``).
+
+    Returns:
+        The take: the pipeline's frames after any context frames it was given.
 
     Raises:
         ValueError: An input the family does not accept (names the parameter).
         TransientGenerationError: CUDA out of memory; worth retrying with less memory.
         GenerationError: Anything else that went wrong in the model.
     """
-    import torch
-    from PIL import Image
+    import dataclasses
 
+    import torch
+
+    if text_only:
+        request = dataclasses.replace(request, start_image=False)
     backend = loaded.backend
     # 1. check inputs before any work
     backend.check_inputs(request)
-    pipe = loaded.text_to_video() if text_only else loaded.pipe
-    if pipe is None:
-        raise ValueError(f"{backend.family} has no text-to-video mode; give a conditioning image")
+    pipe = choose_pipeline(loaded, request)
     timings = Timings()
     counter = AttentionCounter()
 
@@ -123,10 +146,8 @@ def render_take(
         "generator": torch.Generator("cpu").manual_seed(request.seed),
         "output_type": "np",
         "callback_on_step_end": on_step,
-        **backend.call_kwargs(request, fps),
+        **backend.inputs(request, fps),
     }
-    if not text_only:
-        kwargs["image"] = Image.fromarray(request.image)
 
     # 3. denoise and decode, under the pipeline's lock and the scoped attention backend
     with loaded.lock:
@@ -138,7 +159,7 @@ def render_take(
             with attention_scope(request.attention_backend), phase_timer(pipe, timings), (
                 capture_mag_ratios() if calibrating else contextlib.nullcontext()
             ) as mag, torch.inference_mode():
-                output = pipe(**kwargs)
+                output = call_pipeline(pipe, kwargs)
         except torch.OutOfMemoryError as exc:
             raise TransientGenerationError(f"out of GPU memory: {exc}") from exc
         except (RuntimeError, IndexError) as exc:
@@ -151,13 +172,14 @@ def render_take(
             loaded.mag_ratios[request.steps] = mag[0]
             loaded.cache_steps = None  # next render enables MagCache with these ratios
 
-    # 4. check what came out
+    # 4. check what came out; the take is what follows the context
     video = np.asarray(output.frames[0])  # (F, H, W, 3) float in [0, 1]
     if video.shape != (request.frames, request.height, request.width, 3):
         raise GenerationError(
             f"{backend.family} produced frames of shape {video.shape}; asked for "
             f"({request.frames}, {request.height}, {request.width}, 3)"
         )
+    video = video[request.kept_from :]
     timings.denoise = max(0.0, total - timings.text_encode - timings.decode)
     result = RenderResult(
         frames=to_uint8(video),

@@ -38,9 +38,18 @@ class RenderRequest:
     """One take to render.
 
     Attributes:
-        image: Conditioning frame, uint8 (H, W, 3), already at (height, width).
+        image: First frame, uint8 (H, W, 3), already at (height, width): the hand-off frame of
+            an image-to-video continuation, or a cut's start image.
+        frames: Frames the pipeline renders (the context frames it repeats included).
         seed: Fully determines the frames on a given device.
         attention_backend: diffusers attention backend scoped to this call, e.g. ``native``.
+        context: The previous take's last K frames, uint8 (K, H, W, 3), for families that
+            continue from several frames (VACE, LTX): they open the video and are left out of
+            the take.
+        end_image: A frame the shot must land on, uint8 (H, W, 3).
+        references: Character images that condition the shot (VACE), uint8 (h, w, 3) each.
+        start_image: False for a shot with no start picture (text only where the family has
+            a text mode): ``image`` is then a placeholder.
     """
 
     prompt: str
@@ -53,6 +62,15 @@ class RenderRequest:
     guidance: float
     seed: int
     attention_backend: str | None = None
+    context: np.ndarray | None = None
+    end_image: np.ndarray | None = None
+    references: tuple[np.ndarray, ...] = ()
+    start_image: bool = True
+
+    @property
+    def kept_from(self) -> int:
+        """Index of the first output frame that belongs to the take (after the context)."""
+        return 0 if self.context is None else len(self.context)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shots.families import spec_for_model
+from shots.families import FAMILIES, FamilySpec, default_t2i, spec_for_model
 
 Loc = tuple[str | int, ...]
 
@@ -141,6 +141,11 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
     if _text(settings.get("audio")):
         problems += _asset(base_dir, settings["audio"], ("settings", "audio"), "audio file")
     fps = _number(settings.get("fps")) or spec.default_fps
+    context = settings.get("context_frames")
+    if isinstance(context, int) and not isinstance(context, bool) and context >= 1 and (why := spec.context_problem(context)):
+        problems.append(Problem(("settings", "context_frames"), why))
+    k = context if isinstance(context, int) and not isinstance(context, bool) and context >= 1 else spec.default_context
+    t2i = default_t2i(model, settings.get("t2i_model") if isinstance(settings.get("t2i_model"), str) else None)
 
     flat: list[tuple[Loc, Mapping[str, Any]]] = []
     seen_scenes: set[str] = set()
@@ -156,7 +161,22 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
 
     seen_shots: set[str] = set()
     known = ", ".join(sorted(str(c) for c in characters)) or "none defined"
+    previous_frames: int | None = None
     for index, (loc, shot) in enumerate(flat):
+        continues = index > 0 and shot.get("continuity", "cut" if loc[3] == 0 else "continue") == "continue"
+        duration = _number(shot.get("duration"), 3.0)
+        if continues and previous_frames is not None and k > previous_frames:
+            before = flat[index - 1][1].get("id")
+            problems.append(Problem(loc + ("continuity",), f"continues {before} from its last {k} frames (settings.context_frames), "
+                                    f"but {before} has only {previous_frames}: lower context_frames or lengthen {before}"))
+        if duration is not None and spec.duration_problem(duration, fps) is None:
+            previous_frames = spec.continued_frames(duration, fps, k)[1] if continues else spec.frames_for(duration, fps)
+        else:
+            previous_frames = None
+        if _text(shot.get("end_frame")):
+            problems += _end_frame(base_dir, spec, shot["end_frame"], loc, flat, index, characters, t2i)
+        elif spec.needs_end_frame:
+            problems.append(Problem(loc, f"a {spec.name} model lands every shot on a last frame: give this shot an end_frame"))
         shot_id = shot.get("id")
         if isinstance(shot_id, str):
             if shot_id in seen_shots:
@@ -169,7 +189,6 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
             problems += _asset(base_dir, shot["reference"], loc + ("reference",), "reference image")
         if index == 0 and shot.get("continuity") == "continue":
             problems.append(Problem(loc + ("continuity",), "the first shot has no previous shot to continue; use 'cut'"))
-        duration = _number(shot.get("duration"), 3.0)
         if duration is not None and (why := spec.duration_problem(duration, fps)):
             problems.append(Problem(loc + ("duration",), why))
         transition = shot.get("transition")
@@ -189,6 +208,30 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _end_frame(base_dir: Path, spec: FamilySpec, end: str, loc: Loc, flat: list[tuple[Loc, Mapping[str, Any]]], index: int,
+               characters: Mapping[str, Any], t2i: str | None) -> list[Problem]:
+    """Problems of a shot's ``end_frame``: a family that cannot land on a frame, a path outside
+    the folder, or ``next`` where the next shot has no start image of its own."""
+    where = loc + ("end_frame",)
+    if not spec.last_frame:
+        able = ", ".join(name for name, family in FAMILIES.items() if family.last_frame)
+        return [Problem(where, f"a {spec.name} model cannot land a shot on a last frame; families that can: {able}")]
+    if end != "next":
+        return _asset(base_dir, end, where, "end frame")
+    if index == len(flat) - 1:
+        return [Problem(where, "'next' needs a next shot; this is the last one: give an image path")]
+    following_loc, following = flat[index + 1]
+    if following.get("continuity", "cut" if following_loc[3] == 0 else "continue") == "continue":
+        return [Problem(where, f"'next': {following.get('id')} continues this shot, so its start is this shot's end; "
+                               "give an image path, or make the next shot a cut")]
+    cast = [c for c in following.get("characters") or () if isinstance(c, str)]
+    has_reference = _text(following.get("reference")) or any(
+        isinstance(characters.get(c), Mapping) and _text(characters[c].get("reference")) for c in cast)
+    if not has_reference and not t2i:
+        return [Problem(where, f"'next': {following.get('id')} has no start image (no reference, no keyframe model) to land on")]
+    return []
 
 
 def _asset(base_dir: Path, relative: str, loc: Loc, what: str) -> list[Problem]:

@@ -48,7 +48,7 @@ class PlannedShot:
     characters: tuple[str, ...]
     prompt: ComposedPrompt
     duration: float
-    frames: int
+    frames: int  # frames of the take: what the cut plays
     fps: int
     width: int
     height: int
@@ -57,6 +57,14 @@ class PlannedShot:
     seed: int
     transition_seconds: float  # crossfade into the next shot; 0 for a cut
     thresholds: dict[str, float | None]
+    context: int = 0  # K: frames of the previous take a `continue` shot is given (0 for a cut)
+    pipeline_frames: int = 0  # frames the pipeline renders: the take's, plus the context it repeats
+    end_frame: str | None = None  # an image path in the storyboard's folder, or "next"
+
+    @property
+    def repeated(self) -> int:
+        """Frames of the pipeline's output that repeat the previous take (left out of the take)."""
+        return self.pipeline_frames - self.frames
 
     @property
     def seconds(self) -> float:
@@ -64,8 +72,9 @@ class PlannedShot:
         return self.frames / self.fps
 
     def render_params(self) -> dict[str, object]:
-        """The parameters stored with the shot and hashed into its input hash."""
-        return {
+        """The parameters stored with the shot and hashed into its input hash (a parameter at
+        its old default is left out, so shots planned before it existed stay current)."""
+        params: dict[str, object] = {
             "width": self.width,
             "height": self.height,
             "frames": self.frames,
@@ -76,6 +85,11 @@ class PlannedShot:
             "keyframe": self.keyframe,
             "reference": self.reference,
         }
+        if self.repeated or self.context > 1:
+            params.update(context=self.context, pipeline_frames=self.pipeline_frames)
+        if self.end_frame:
+            params["end_frame"] = self.end_frame
+        return params
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,11 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
             keyframe = "t2v" if spec.text_to_video else "neutral"
         thresholds = {**settings.thresholds, **shot.thresholds}
         transition = shot.transition.crossfade if isinstance(shot.transition, Crossfade) else 0.0
+        context = (settings.context_frames or spec.default_context) if continuity == "continue" else 0
+        if continuity == "continue":
+            pipeline_frames, frames = spec.continued_frames(shot.duration, fps, context)
+        else:
+            pipeline_frames = frames = spec.frames_for(shot.duration, fps)
         planned.append(
             PlannedShot(
                 id=shot.id,
@@ -153,7 +172,7 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
                 characters=shot.characters,
                 prompt=compose_prompt(board, shot, spec.text_tokens),
                 duration=shot.duration,
-                frames=spec.frames_for(shot.duration, fps),
+                frames=frames,
                 fps=fps,
                 width=width,
                 height=height,
@@ -162,6 +181,9 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
                 seed=shot.seed if shot.seed is not None else (settings.seed + zlib.crc32(shot.id.encode())) % 2**32,
                 transition_seconds=transition,
                 thresholds=thresholds,
+                context=context,
+                pipeline_frames=pipeline_frames,
+                end_frame=shot.end_frame,
             )
         )
         previous = shot.id

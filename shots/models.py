@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-METRICS = ("identity", "temporal", "boundary", "prompt", "flicker", "color_drift")
+METRICS = ("identity", "temporal", "boundary", "motion", "prompt", "flicker", "color_drift")
 """Every metric a take is scored on; threshold keys must be among these."""
 
 ShotId = Annotated[
@@ -30,6 +30,7 @@ MAX_GUIDANCE = 50.0
 MAX_WINDOW = 1000
 MAX_TEXT = 20_000
 MAX_PATH = 4096
+MAX_CONTEXT = 257
 
 
 def _not_bool(value: Any) -> Any:
@@ -102,6 +103,7 @@ class Settings(_Frozen):
     # Chaining: which frame of the previous take conditions a `continue` shot.
     keyframe: Literal["sharpest", "last"] = "sharpest"
     keyframe_window: _int(1, MAX_WINDOW) = 8  # type: ignore[valid-type]
+    context_frames: _int(1, MAX_CONTEXT) | None = None  # type: ignore[valid-type]  # K; None: the family's
     t2i_model: PathText | None = None  # type: ignore[valid-type]
     # Consistency.
     scorer: PathText = "tiny"  # type: ignore[valid-type]
@@ -141,6 +143,7 @@ class Shot(_Frozen):
     steps: Steps | None = None  # type: ignore[valid-type]
     guidance: Guidance | None = None  # type: ignore[valid-type]
     reference: PathText | None = None  # type: ignore[valid-type]
+    end_frame: PathText | None = None  # type: ignore[valid-type]  # an image to land on, or "next"
     thresholds: Thresholds = Field(default_factory=dict)
     dialogue: tuple[Text, ...] = ()  # type: ignore[valid-type]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from generation.backends.base import Backend
+from generation.backends.base import Backend, image_inputs
 from generation.types import RenderRequest
 from shots.families import FAMILIES
 
 
-def _cog_kwargs(request: RenderRequest, fps: int) -> dict[str, Any]:
-    return {"use_dynamic_cfg": True}
+def _cog_inputs(request: RenderRequest, fps: int) -> dict[str, Any]:
+    return {**image_inputs(request, fps), "use_dynamic_cfg": True}
 
 
-COGVIDEOX = Backend(family="cogvideox", spec=FAMILIES["cogvideox"], call_kwargs=_cog_kwargs)
+COGVIDEOX = Backend(family="cogvideox", spec=FAMILIES["cogvideox"], inputs=_cog_inputs)

@@ -1,4 +1,4 @@
-"""Wan 2.1 I2V, Wan 2.2 A14B I2V (two experts) and Wan 2.2 TI2V-5B.
+"""Wan 2.1 I2V and FLF2V (first–last frame), Wan 2.2 A14B I2V (two experts), Wan 2.2 TI2V-5B.
 
 Wan 2.1 I2V and Wan 2.2 A14B have no text-only mode in their weights: a ``cut`` shot without a
 reference image or keyframe model starts from a neutral frame. TI2V-5B renders text-only
@@ -19,3 +19,4 @@ WAN21 = Backend(
 )
 WAN22 = replace(WAN21, family="wan22", spec=FAMILIES["wan22"], transformers=("transformer", "transformer_2"))
 WAN22_TI2V = replace(WAN21, family="wan22_ti2v", spec=FAMILIES["wan22_ti2v"], t2v_class="WanPipeline")
+WAN21_FLF2V = replace(WAN21, family="wan_flf2v", spec=FAMILIES["wan_flf2v"])

@@ -98,7 +98,7 @@ def build_pipeline(vae: torch.nn.Module, **sizes: int) -> object:
     from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-    from generation.tiny import build_tokenizer, t5_encoder
+    from generation.builders import build_tokenizer, t5_encoder
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer()
