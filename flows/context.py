@@ -52,6 +52,10 @@ class RenderJob(BaseModel):
     lease_token: str | None = None  # the project lease the caller holds (else the flow takes one)
     prepared: bool = False  # the caller already submitted and healed the project (`flows.runs.prepare`)
     wait: bool = False  # wait for a busy project instead of refusing
+    # The identity anchors this run judges against ((character, sha256) pairs), fixed when it
+    # starts: anchors frozen during the run judge its takes at its end, in story order, so the
+    # takes a run makes never depend on which chain finished first.
+    anchors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

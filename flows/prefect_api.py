@@ -135,7 +135,21 @@ def prefect_api() -> Iterator[LocalServer | None]:
         raise  # the log stays for the user to read
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield server
+            try:
+                yield server
+            finally:
+                _drain_clients()
     finally:
         server.stop()
         server.log.unlink(missing_ok=True)
+
+
+def _drain_clients(seconds: float = 10.0) -> None:
+    """Send the logs and events Prefect still queues for this server before it stops (they
+    would otherwise retry against a server that is gone, at exit, for a minute)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            service.drain_all(timeout=seconds, at_exit=False)

@@ -35,7 +35,7 @@ from flows.store import project_key, transaction
 from flows.work import Directive, ShotResult, estimated_seconds, render_shot
 from flows.workers import remote_task, render_remote, workers_running
 from shots.errors import Conflict, StoryreelError, TransientGenerationError
-from storage.repo import get_project, get_project_shot, is_current, keep_chosen, live_shots, settle
+from storage.repo import get_project, get_project_shot, is_current, keep_chosen, live_shots, needs_render, settle
 from storage.tracking import ensure_project
 
 
@@ -213,8 +213,11 @@ def _render(job: RenderJob) -> dict[str, Any]:
     ctx = context_for(job)
     # 1. record the storyboard version, recover, heal (unless the caller did)
     prepared = None if job.prepared else prepare(ctx)
-    if prepared is not None and (prepared.recovered or prepared.cleaned):
-        log.info("resumed after an interruption: %s shots settled, %s partial files removed", len(prepared.recovered), prepared.cleaned)
+    if prepared is not None:
+        job = job.model_copy(update={"anchors": prepared.anchors})
+        ctx = context_for(job)
+        if prepared.recovered or prepared.cleaned:
+            log.info("resumed after an interruption: %s shots settled, %s partial files removed", len(prepared.recovered), prepared.cleaned)
     chains = _chains(job, ctx.graph)
     total = sum(len(c) for c in chains)
     progress_id = create_progress_artifact(0.0, description=f"{job.project}: shots rendered")
@@ -241,7 +244,33 @@ def _render(job: RenderJob) -> dict[str, Any]:
         if job.review == "batch" and not stop.stop_requested():
             reviews = review_batch(job, [r["shot"] for r in results if r["chosen"] is not None], render_shot_task)
     _drain_requests(job, results)
+    _settle_identity(job, results)
     return _finish(job, ctx, results, reviews, prepared, started)
+
+
+def _settle_identity(job: RenderJob, results: list[dict[str, Any]]) -> None:
+    """The anchors frozen during the run judge its takes now (the run judged against those it
+    started with); shots that now fail are re-rolled within ``max_takes``, one by one in story
+    order, against the anchors as they are now."""
+    ctx = context_for(job)
+    if stop.stop_requested() or not ctx.board.characters:
+        return
+    from flows.anchors import anchor_snapshot, settle_identity
+
+    judged = set(settle_identity(ctx))
+    if not judged:
+        return
+    job = job.model_copy(update={"anchors": anchor_snapshot(ctx)})
+    rendered: set[str] = set()
+    for planned in ctx.graph.shots:  # in story order: a shot re-rolled here makes those after it in its chain stale
+        if planned.id not in judged and planned.conditioned_on not in rendered:
+            continue
+        with transaction(ctx.engine) as session:
+            shot = next((s for s in live_shots(session, get_project(session, job.project)) if s.key == planned.id), None)
+            due = shot is not None and needs_render(shot, ctx.board.settings.max_takes)
+        if due and not stop.stop_requested():
+            results.append(render_shot_task(job, planned.id))
+            rendered.add(planned.id)
 
 
 def _finish(job: RenderJob, ctx: Any, results: list[dict[str, Any]], reviews: dict[str, str], prepared: Any, started: float) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def run_render(settings: AppSettings, job: RenderJob, total: int, show_progress:
             prepared = prepare(ctx)
             if prepared.idle:
                 return idle_summary(settings, job, prepared)
-            summary = _flow(job, total, show_progress)
+            summary = _flow(job.model_copy(update={"anchors": prepared.anchors}), total, show_progress)
         finally:
             ctx.store.drop_staging(job.project, held.holder.token)
         summary["healed"] = prepared.lost

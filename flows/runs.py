@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flows.anchors import anchor_snapshot, settle_identity
 from flows.context import RenderContext
 from flows.store import transaction
 from flows.work import Directive
@@ -30,6 +31,8 @@ class Preparation:
         cleaned: Staging files of gone renders removed.
         pending: Shots this run will render.
         requests: Re-render requests waiting to be taken.
+        rescored: Shots whose takes were judged again against a new identity anchor.
+        anchors: The anchors the run judges against (`RenderJob.anchors`).
     """
 
     changes: list[ShotChange] = field(default_factory=list)
@@ -38,6 +41,8 @@ class Preparation:
     cleaned: int = 0
     pending: list[str] = field(default_factory=list)
     requests: int = 0
+    rescored: list[str] = field(default_factory=list)
+    anchors: tuple[tuple[str, str], ...] = ()
 
     @property
     def idle(self) -> bool:
@@ -58,6 +63,8 @@ def prepare(ctx: RenderContext) -> Preparation:
         if found.lost:
             propagate(session, project)
     found.cleaned = ctx.store.clean_staging(job.project, live - {job.lease_token})
+    found.rescored = settle_identity(ctx)
+    found.anchors = anchor_snapshot(ctx)
     found.pending, found.requests = pending_work(ctx)
     return found
 
@@ -73,7 +80,7 @@ def pending_work(ctx: RenderContext) -> tuple[list[str], int]:
             if job.cascade and pending:
                 pending += [k for k in ctx.graph.downstream(pending[0]) if k not in pending]
         else:
-            pending = [k for k, s in shots.items() if needs_render(s) and (not job.only or k in job.only)]
+            pending = [k for k, s in shots.items() if needs_render(s, ctx.board.settings.max_takes) and (not job.only or k in job.only)]
         requests = len([r for r in project_requests(session, project.id) if r.status == "queued"])
     return pending, requests
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from consistency.policy import LOWER_IS_BETTER
@@ -21,8 +21,9 @@ from shots.loading import load_storyboard
 from shots.models import Storyboard
 from storage.artifacts import project_name_problem
 from storage.repo import get_project, is_current, live_shots, render_seconds
+from storage.anchors import anchor_info, current_anchors
 from storage.leases import holder_of, shot_scope
-from storage.schema import Lease, Project, Shot, Take
+from storage.schema import Lease, Project, Shot, StoryboardVersion, Take
 from storage.tracking import ShotChange, submit
 
 
@@ -75,6 +76,16 @@ def submit_file(
     return project, board, graph, changes
 
 
+def characters_by_shot(session: Session, project: Project) -> dict[str, list[str]]:
+    """The characters of each shot, as the newest storyboard version says."""
+    version = session.scalars(
+        select(StoryboardVersion).where(StoryboardVersion.project_id == project.id).order_by(StoryboardVersion.number.desc())
+    ).first()
+    if version is None:
+        return {}
+    return {shot.get("id"): list(shot.get("characters") or []) for scene in version.parsed.get("scenes", []) for shot in scene.get("shots", [])}
+
+
 def lease_info(lease: Lease | None) -> dict[str, Any] | None:
     """Who holds a lease, since when and for what (None when free)."""
     if lease is None:
@@ -114,6 +125,8 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
     with transaction(engine) as session:
         project: Project = get_project(session, name)
         busy = lease_info(holder_of(session, project))
+        anchors = {cid: anchor_info(a) for cid, a in current_anchors(session, project).items()}
+        cast = characters_by_shot(session, project)
         for shot in live_shots(session, project):
             take = shot.chosen_take
             media = None
@@ -144,6 +157,8 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
                     "media": media,
                     "video": take.media_path if take else None,
                     "lease": lease_info(holder_of(session, project, shot_scope(shot.key))) or busy,
+                    "characters": cast.get(shot.key, []),
+                    "anchors": {cid: anchors[cid] for cid in cast.get(shot.key, []) if cid in anchors},
                 }
             )
     return rows

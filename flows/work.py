@@ -24,31 +24,30 @@ from consistency.policy import (
     Outcome,
     RerollPolicy,
     TakeScores,
+    choose,
     judge,
     resolve_thresholds,
 )
 from consistency.scoring import score_take
 from flows import stop
+from flows.anchors import freeze_anchors
 from flows.context import RenderContext
+from flows.inputs import NO_IMAGE_STARTS, ShotInputs, shot_inputs
 from flows.leases import lease_seconds
 from flows.slots import gpu_slot
 from flows.store import transaction
 from flows.workers import worker_id
-from generation.encode import contact_sheet, encode_mp4, read_video, save_png
-from generation.frames import load_image
-from generation.keyframes import StartFrame, from_previous, from_reference, from_text
+from generation.encode import contact_sheet, encode_mp4, save_png
 from generation.loading import load_pipeline
 from generation.render import render_take
 from generation.types import RenderRequest
-from shots.checks import resolve_asset
 from shots.errors import (
     GenerationError,
     ScoringError,
     StitchError,
     TransientGenerationError,
 )
-from shots.families import default_t2i
-from shots.graph import PlannedShot, take_seed
+from shots.graph import take_seed
 from storage.repo import (
     StoredMedia,
     add_scores,
@@ -99,63 +98,24 @@ class Directive(BaseModel):
     request_id: int | None = None
 
 
-def _take_frames(ctx: RenderContext, take: Take) -> np.ndarray:
-    return read_video(ctx.store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {take.shot.key}"))
-
-
-def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot) -> StartFrame:
-    """The conditioning frame of a shot (see `generation.keyframes`)."""
-    s = ctx.board.settings
-    if planned.conditioned_on:
-        up = get_project_shot(session, ctx.job.project, planned.conditioned_on)
-        if not is_current(up):
-            why = f" ({up.stale_reason})" if up.stale_reason else ""
-            raise GenerationError(f"shot {planned.id} continues {up.key}, which has no current chosen take{why}")
-        frames = _take_frames(ctx, up.chosen_take)
-        return from_previous(frames, planned.width, planned.height, s.keyframe, s.keyframe_window)
-    if planned.reference:
-        return from_reference(resolve_asset(ctx.base_dir, planned.reference), planned.width, planned.height)
-    loaded = load_pipeline(ctx.model_dir, ctx.load_options())
-    t2i = default_t2i(s.model, s.t2i_model)
-    return from_text(planned.prompt.prompt, planned.width, planned.height, planned.seed, t2i,
-                     loaded.backend.t2v_class is not None, loaded.options.device, planned.prompt.action)
-
-
-def identity_references(ctx: RenderContext, session: Session, planned: PlannedShot) -> list[np.ndarray]:
-    """Each present character's reference image, else its first approved appearance."""
-    images = []
-    earlier = [s for s in live_shots(session, get_project(session, ctx.job.project)) if s.position < planned.position]
-    for cid in planned.characters:
-        character = ctx.board.characters[cid]
-        if character.reference:
-            images.append(load_image(resolve_asset(ctx.base_dir, character.reference), planned.width, planned.height))
-            continue
-        for shot in earlier:
-            if cid in ctx.graph.shot(shot.key).characters and shot.status == "approved" and is_current(shot):
-                frames = _take_frames(ctx, shot.chosen_take)
-                images.append(frames[len(frames) // 2])
-                break
-    return images
-
-
-NO_IMAGE_STARTS = ("t2v", "neutral")
-"""Start frames that are not a picture of the scene: a take starting from one is its own anchor."""
-
-
-def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, start: StartFrame) -> np.ndarray | None:
-    """First frame of the scene's first shot: this shot's own start image when it is that
-    shot, or None when that start is no picture of the scene (a neutral frame, text only) —
-    then each take anchors on its own first frame."""
-    first = next(p for p in ctx.graph.shots if p.scene == planned.scene)
-    if first.id == planned.id:
-        return None if start.source in NO_IMAGE_STARTS else start.image
-    shot = get_project_shot(session, ctx.job.project, first.id)
-    return _take_frames(ctx, shot.chosen_take)[0] if is_current(shot) else None
-
-
 def _outcome(take: Take) -> Outcome:
     scores = TakeScores(tuple(MetricScore(s.metric, s.value, s.threshold, s.passed, s.details or {}) for s in take.scores))
     return Outcome(take.attempt, take.seed, scores)
+
+
+def rechoose(session: Session, shot: Shot) -> None:
+    """Choose a shot's take again from its scored takes of the current inputs (after they were
+    re-scored); a person's approval stands. Shots after it follow (`propagate`)."""
+    if shot.status in ("approved", "rejected"):
+        return
+    takes = [t for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
+    picked = choose([_outcome(t) for t in takes])
+    if picked is None:
+        return
+    best, reason = picked
+    choose_take(shot, next(t for t in takes if t.attempt == best.attempt), reason)
+    set_status(shot, "scored")
+    propagate(session, shot.project)
 
 
 def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray, fps: int) -> StoredMedia:
@@ -170,23 +130,6 @@ def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray,
         files.last_frame, ctx.store.put(staging / f"{stem}.last.png", files.last_frame),
         files.sheet, ctx.store.put(staging / f"{stem}.sheet.png", files.sheet),
     )
-
-
-@dataclass(frozen=True)
-class ShotInputs:
-    """What conditions and judges every take of a shot: the same for each attempt."""
-
-    start: StartFrame
-    references: list[np.ndarray]
-    anchor: np.ndarray | None
-
-
-def shot_inputs(ctx: RenderContext, key: str) -> ShotInputs:
-    """Start frame, identity references and scene anchor of shot ``key`` (decoded once)."""
-    planned = ctx.graph.shot(key)
-    with transaction(ctx.engine) as session:
-        start = start_frame(ctx, session, planned)
-        return ShotInputs(start, identity_references(ctx, session, planned), scene_anchor(ctx, session, planned, start))
 
 
 def _stepping(progress: Progress | None) -> Progress:
@@ -210,7 +153,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
     stop.check()
     planned = ctx.graph.shot(key)
     prompt = prompt or planned.prompt.prompt
-    start, references, anchor = inputs.start, inputs.references, inputs.anchor
+    start, anchor = inputs.start, inputs.anchor
     with transaction(ctx.engine) as session:
         shot = get_project_shot(session, ctx.job.project, key)
         params = {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source, "worker": worker_id()}
@@ -220,9 +163,11 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         loaded = load_pipeline(ctx.model_dir, ctx.load_options())
         first_use = loaded.renders == 0
         request = RenderRequest(prompt, planned.prompt.negative_prompt, start.image, planned.width, planned.height,
-                                planned.frames, planned.steps, planned.guidance, seed, ctx.board.settings.attention_backend)
+                                planned.pipeline_frames, planned.steps, planned.guidance, seed, ctx.board.settings.attention_backend,
+                                context=inputs.context, end_image=inputs.end, references=inputs.references,
+                                start_image=not start.text_only)
         with gpu_slot(loaded.options.device):
-            result = render_take(loaded, request, planned.fps, _stepping(progress), text_only=start.text_only)
+            result = render_take(loaded, request, planned.fps, _stepping(progress))
         if first_use:  # the first take of a process pays for loading the model
             result.timings.load = loaded.load_seconds
         frames = result.frames
@@ -237,8 +182,8 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
             frames = match_color(frames, target)
             extra.append(judge("color_match", color_distance(frames, target), None, {"before": round(before, 3), "mode": match}))
         thresholds = resolve_thresholds(ctx.board.settings.thresholds, planned.thresholds)
-        scores = score_take(load_embedder(ctx.scorer(), "cpu"), frames, prompt, references=references,
-                            condition=condition, scene_anchor=anchor, thresholds=thresholds)
+        scores = score_take(load_embedder(ctx.scorer(), "cpu"), frames, prompt, anchors=inputs.anchors,
+                            condition=condition, scene_anchor=anchor, previous=inputs.previous, thresholds=thresholds)
         scores = TakeScores(scores.scores + tuple(extra))
         t0 = time.perf_counter()
         with transaction(ctx.engine) as session:
@@ -297,7 +242,7 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None, 
     with shot_lease(ctx, key):
         with transaction(ctx.engine) as session:
             shot = get_project_shot(session, ctx.job.project, key)
-            if not forced and not needs_render(shot):
+            if not forced and not needs_render(shot, ctx.board.settings.max_takes):
                 return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
             done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
             previous = len(shot.takes)
@@ -342,6 +287,8 @@ def _render_takes(ctx: RenderContext, key: str, progress: Progress | None, direc
         result.chosen, result.reason = (shot.chosen_take.attempt if shot.chosen_take else None), reason
         changes = propagate(session, project)
         result.stale_downstream = [k for k in ctx.graph.downstream(key) if changes.get(k, ("",))[0] == "stale"]
+    if ctx.graph.shot(key).characters:
+        freeze_anchors(ctx)  # the first accepted appearance of a character anchors it
     return result
 
 

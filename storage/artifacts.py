@@ -102,6 +102,11 @@ class ArtifactStore:
         stem = f"{project}/takes/{shot}/take-{attempt:03d}"
         return TakeFiles(f"{stem}.mp4", f"{stem}.last.png", f"{stem}.sheet.png")
 
+    def anchor_file(self, project: str, character: str, digest: str) -> str:
+        """Relative path of a character's anchor portrait: ``<project>/anchors/<character>-<sha12>.png``."""
+        self._check(project, character)
+        return f"{project}/anchors/{character}-{digest[:12]}.png"
+
     def cut_file(self, project: str, name: str) -> str:
         """Relative path of a cut file under ``<project>/cuts/``."""
         self._check(project, name)

@@ -117,11 +117,19 @@ def keep_chosen(shot: Shot) -> bool:
     return False
 
 
-def needs_render(shot: Shot) -> bool:
-    """Whether a render run should make a take for this shot."""
+def needs_render(shot: Shot, max_takes: int | None = None) -> bool:
+    """Whether a render run should make a take for this shot: it has no current chosen take;
+    or (given ``max_takes``) its chosen take fails its checks, no person approved it, and it
+    has fewer than ``max_takes`` takes of its current inputs (a re-scored take, or a raised
+    ``max_takes``, earns more attempts)."""
     if shot.status == "rejected":
         return False
-    return not is_current(shot)
+    if not is_current(shot):
+        return True
+    if max_takes is None or shot.status == "approved" or shot.chosen_take.passed is not False:
+        return False
+    attempts = sum(1 for t in shot.takes if t.status in ("scored", "failed") and t.input_hash == shot.input_hash)
+    return attempts < max_takes
 
 
 def add_take(

@@ -252,4 +252,34 @@ class RenderRequest(Base):
     created_at: Mapped[Created]
 
 
+class Anchor(Base):
+    """A character's identity anchor: the image its identity is judged against in every shot.
+
+    ``source`` ``reference``: the character's reference image (``reference``, a path in the
+    storyboard's folder); ``take``: frame ``frame`` of take ``take_id`` (its region ``box``,
+    given by a person or found by the scorer). ``image_path`` is the anchor's portrait in the
+    artifact store and ``sha256`` its checksum; identity scores record it, so replacing an
+    anchor re-scores what was judged against the old one. A replaced anchor stays, with
+    ``replaced_at`` set.
+    """
+
+    __tablename__ = "anchors"
+    id: Mapped[IntPk]
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    character: Mapped[Key]
+    source: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(Text)
+    take_id: Mapped[int | None] = mapped_column(ForeignKey("takes.id", ondelete="SET NULL"))
+    frame: Mapped[int | None]
+    box: Mapped[Any] = mapped_column(JSON, nullable=True)
+    image_path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[Hash]
+    set_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[Created]
+    replaced_at: Mapped[datetime | None]
+
+    take: Mapped[Take | None] = relationship(foreign_keys=[take_id])
+
+
 Index("ix_takes_shot_status", Take.shot_id, Take.status)
+Index("ix_anchors_project_character", Anchor.project_id, Anchor.character)

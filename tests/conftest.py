@@ -207,7 +207,7 @@ settings:
   seed: 1
   max_takes: 2
   audio: bed.wav
-  thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null}
+  thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null, motion: null}
 characters:
   red: {description: a red circle}
 scenes:

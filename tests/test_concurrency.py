@@ -314,7 +314,7 @@ def test_prefect_logs_handled_errors_without_a_traceback(capsys: pytest.CaptureF
     root.addHandler(handler)
     try:
         hide_handled_tracebacks()
-        log = logging.getLogger("prefect.task_runs")
+        log = logging.getLogger("prefect.storyreel_test")  # a Prefect logger, on the console handler
         for error in (TransientGenerationError("out of GPU memory"), OSError(28, "No space left on device"), ValueError("a bug")):
             try:
                 raise error

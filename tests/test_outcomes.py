@@ -57,7 +57,7 @@ def test_a_neutral_start_is_said_and_never_judged_as_the_scene(prefect_harness, 
     board = write(
         "grey/storyboard.yaml",
         f"title: t\nsettings: {{model: {tiny_models['wan']}, scorer: 'local-dir:{tiny_clip_dir}', width: 32, height: 32, fps: 16, steps: 2, max_takes: 1,"
-        " thresholds: {prompt: null, temporal: null, flicker: null, color_drift: 1000}}\n"
+        " thresholds: {prompt: null, temporal: null, flicker: null, color_drift: 1000, motion: null}}\n"
         "shots:\n  - {id: a, prompt: a red circle, duration: 1}\n  - {id: b, prompt: it moves, duration: 1}\n",
     )
     home = tmp_path / "home"

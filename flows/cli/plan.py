@@ -95,6 +95,9 @@ def plan_rows(graph: ShotGraph, starts: dict[str, Start]) -> list[dict[str, Any]
             "negative_prompt": s.prompt.negative_prompt,
             "duration": s.duration,
             "frames": s.frames,
+            "context_frames": s.context,
+            "pipeline_frames": s.pipeline_frames,
+            "end_frame": s.end_frame,
             "seconds": round(s.seconds, 4),
             "fps": s.fps,
             "width": s.width,
@@ -140,13 +143,17 @@ def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> 
         table.add_column(column, overflow="fold")
     for s in graph.shots:
         frames = f"{s.frames} ({s.duration:g} s → {s.seconds:.2f} s)"
+        if s.repeated:
+            frames += f"\nafter {s.context} context frames ({s.pipeline_frames} rendered)"
+        elif s.context > 1:
+            frames += f"\nfrom {s.context} context frames"
         transition = f"\n[cyan]crossfade {s.transition_seconds:g} s →[/]" if s.transition_seconds else ""
         table.add_row(
             s.id,
             escape(s.scene),
             frames,
             s.continuity + transition,
-            _start_cell(starts[s.id]),
+            _start_cell(starts[s.id]) + (f"\n[cyan]lands on {escape(s.end_frame)}[/]" if s.end_frame else ""),
             escape(", ".join(s.characters)),
             escape(s.prompt.prompt),
         )

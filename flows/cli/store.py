@@ -64,6 +64,11 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
         take = take_cell(r) + (f" (seed {r['chosen_seed']})" if r["chosen_take"] else "")
         table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}", escape(note or ""))
     console.print(table)
+    anchors = {cid: info for r in rows for cid, info in r["anchors"].items()}
+    for cid, info in sorted(anchors.items()):
+        where = (f"reference {info['reference']}" if info["source"] == "reference"
+                 else f"{info['shot']} take {info['take']} frame {info['frame']}" + (f" region {tuple(info['box'])}" if info["box"] else ""))
+        console.print(f"[cyan]Anchor[/] {escape(cid)}: {escape(where)} (set by {escape(info['set_by'])}, sha256 {info['sha256'][:12]})")
     leases = {(lease["holder"], lease["purpose"], lease["since"]) for r in rows if (lease := r["lease"])}
     for holder, purpose, since in sorted(leases):
         console.print(f"[cyan]In use:[/] {escape(holder)} ({purpose}) since {since}")

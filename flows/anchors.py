@@ -1,0 +1,294 @@
+"""Character anchors in a render: kept in step with the storyboard, frozen, used, re-judged.
+
+Each character has one identity anchor (`consistency.identity`): its ``reference`` image, else
+— frozen when first available — a frame of the chosen take of its first appearance (approved;
+in an unreviewed run, the first chosen take that passed its checks); a person may replace it
+(`storyreel anchor`). Identity scores record the anchor they were judged against: a replaced
+anchor re-scores those takes on the next render, without rendering, and the re-roll policy
+takes it from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consistency.embedder import Embedder, load_embedder
+from consistency.identity import Box, CharacterAnchor, anchor_from_frame, judge_identity, portrait
+from consistency.policy import MetricScore, resolve_thresholds, weighted_score
+from flows.context import RenderContext
+from flows.settings import AppSettings
+from flows.store import transaction
+from generation.encode import read_video
+from generation.frames import load_image
+from shots.checks import resolve_asset
+from shots.graph import PlannedShot
+from storage.anchors import current_anchors, set_anchor
+from storage.artifacts import ArtifactStore
+from storage.leases import Holder
+from storage.repo import get_project, is_current, live_shots
+from storage.schema import Anchor, Project, Score, Shot, Take
+
+MIDDLE = -1
+"""``frame`` of an automatic anchor: the take's middle frame."""
+
+
+_EMBEDDINGS: dict[tuple[str, str], np.ndarray] = {}
+_GUARD = threading.Lock()
+
+
+def embedder_for(ctx: RenderContext) -> Embedder:
+    """The storyboard's scorer, loaded once per process."""
+    return load_embedder(ctx.scorer(), "cpu")
+
+
+def _portrait(store: ArtifactStore, anchor: Anchor) -> np.ndarray:
+    from PIL import Image
+
+    path = store.checked_path(anchor.image_path, anchor.sha256, f"the anchor of {anchor.character}")
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def load_ref(ctx: RenderContext, anchor: Anchor) -> CharacterAnchor:
+    """An anchor's portrait and its embedding under the scorer (cached by checksum)."""
+    image = _portrait(ctx.store, anchor)
+    key = (ctx.scorer(), anchor.sha256)
+    with _GUARD:
+        if key not in _EMBEDDINGS:
+            _EMBEDDINGS[key] = embedder_for(ctx).embed_images(image[None])[0]
+        return CharacterAnchor(anchor.character, anchor.sha256, image, _EMBEDDINGS[key])
+
+
+def anchor_snapshot(ctx: RenderContext) -> tuple[tuple[str, str], ...]:
+    """(character, sha256) of every current anchor: what a run starting now judges against."""
+    with transaction(ctx.engine) as session:
+        anchors = current_anchors(session, get_project(session, ctx.job.project))
+        return tuple(sorted((cid, a.sha256) for cid, a in anchors.items()))
+
+
+def run_anchors(ctx: RenderContext, session: Session) -> dict[str, Anchor]:
+    """The anchors this run judges against (`RenderJob.anchors`), by character."""
+    wanted = dict(ctx.job.anchors)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Anchor).where(Anchor.project_id == get_project(session, ctx.job.project).id,
+                                                Anchor.sha256.in_(list(wanted.values()))))
+    return {row.character: row for row in rows if wanted.get(row.character) == row.sha256}
+
+
+def shot_anchors(ctx: RenderContext, session: Session, planned: PlannedShot) -> tuple[CharacterAnchor, ...]:
+    """The run's anchors of the characters present in a shot (those that have one)."""
+    anchors = run_anchors(ctx, session)
+    return tuple(load_ref(ctx, anchors[cid]) for cid in planned.characters if cid in anchors)
+
+
+def reference_images(ctx: RenderContext, session: Session, planned: PlannedShot) -> tuple[np.ndarray, ...]:
+    """Images of the present characters for a model that takes them (VACE): each one's
+    reference image, else its anchor's portrait."""
+    anchors = run_anchors(ctx, session)
+    images = []
+    for cid in planned.characters:
+        character = ctx.board.characters[cid]
+        if character.reference:
+            images.append(load_image(resolve_asset(ctx.base_dir, character.reference), planned.width, planned.height))
+        elif cid in anchors:
+            images.append(load_ref(ctx, anchors[cid]).image)
+    return tuple(images)
+
+
+def _png(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _store_portrait(store: ArtifactStore, project: str, character: str, token: str, image: np.ndarray) -> tuple[str, str]:
+    """Save a portrait into ``<project>/anchors/`` under its checksum; (relative path, SHA-256)."""
+    data = _png(image)
+    digest = hashlib.sha256(data).hexdigest()
+    relative = store.anchor_file(project, character, digest)
+    staged = store.staging(project, token) / f"anchor-{character}.png"
+    staged.write_bytes(data)
+    store.put(staged, relative)
+    return relative, digest
+
+
+def sync_references(ctx: RenderContext, session: Session, project: Project) -> list[str]:
+    """Characters with a ``reference`` get (or keep) its portrait as their anchor; a changed
+    reference file (or path) replaces it. Returns the characters whose anchor changed."""
+    anchors = current_anchors(session, project)
+    changed = []
+    for cid, character in ctx.board.characters.items():
+        if not character.reference:
+            continue
+        planned = next((p for p in ctx.graph.shots if cid in p.characters), ctx.graph.shots[0])
+        image = portrait(load_image(resolve_asset(ctx.base_dir, character.reference), planned.width, planned.height))
+        current = anchors.get(cid)
+        if current is not None and current.source == "reference" and current.sha256 == hashlib.sha256(_png(image)).hexdigest():
+            continue
+        relative, digest = _store_portrait(ctx.store, ctx.job.project, cid, ctx.job.lease_token or "shared", image)
+        set_anchor(session, project, cid, source="reference", reference=character.reference, image_path=relative,
+                   sha256=digest, set_by="storyboard")
+        changed.append(cid)
+    return changed
+
+
+def anchor_from_take(ctx_store: ArtifactStore, embedder: Embedder, session: Session, project: Project, character: str,
+                     description: str, take: Take, frame: int = MIDDLE, box: Box | None = None, set_by: str = "auto",
+                     token: str = "shared") -> Anchor:
+    """Make frame ``frame`` of ``take`` (its middle by default) the character's anchor: the region
+    ``box``, or the region that best matches ``description`` under the scorer."""
+    path = ctx_store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {take.shot.key}")
+    frames = read_video(path)
+    index = len(frames) // 2 if frame == MIDDLE else frame
+    if not 0 <= index < len(frames):
+        raise IndexError(f"take {take.attempt} of {take.shot.key} has frames 0 to {len(frames) - 1}, not {index}")
+    made = anchor_from_frame(embedder, frames[index], description, box)
+    relative, digest = _store_portrait(ctx_store, project.name, character, token, made.image)
+    return set_anchor(session, project, character, source="take", take_id=take.id, frame=index,
+                      box=list(made.box) if made.box else None, image_path=relative, sha256=digest, set_by=set_by)
+
+
+def _accepted(shot: Shot, approval: bool) -> bool:
+    if not is_current(shot):
+        return False
+    return shot.status == "approved" or (not approval and bool(shot.chosen_take.passed))
+
+
+def freeze_anchors(ctx: RenderContext) -> list[str]:
+    """Characters without an anchor get one from their first appearance whose chosen take is
+    accepted, once every earlier appearance is settled; returns the characters frozen now."""
+    approval = ctx.job.review != "off"
+    frozen = []
+    with transaction(ctx.engine) as session:
+        project = get_project(session, ctx.job.project)
+        anchors = current_anchors(session, project)
+        shots = {s.key: s for s in live_shots(session, project)}
+        for cid, character in ctx.board.characters.items():
+            if cid in anchors or character.reference:
+                continue
+            for planned in (p for p in ctx.graph.shots if cid in p.characters):
+                shot = shots.get(planned.id)
+                if shot is None:
+                    break
+                if _accepted(shot, approval):
+                    anchor_from_take(ctx.store, embedder_for(ctx), session, project, cid, character.description, shot.chosen_take,
+                                     token=ctx.job.lease_token or "shared")
+                    frozen.append(cid)
+                    break
+                if shot.status in ("pending", "rendering", "stale") or (shot.status == "scored" and approval):
+                    break  # an earlier appearance is not settled yet: its take may be the one
+    return frozen
+
+
+def rescore_identity(ctx: RenderContext) -> list[str]:
+    """Re-judge identity of every take judged against another anchor than its characters' now
+    (or before they had one); choose each shot's take again. Returns the shots re-scored."""
+    from flows.work import rechoose
+
+    embedder = None
+    touched = []
+    with transaction(ctx.engine) as session:
+        project = get_project(session, ctx.job.project)
+        anchors = current_anchors(session, project)
+        for shot in live_shots(session, project):
+            planned = ctx.graph.shot(shot.key) if shot.key in {p.id for p in ctx.graph.shots} else None
+            if planned is None:
+                continue
+            present = {cid: anchors[cid] for cid in planned.characters if cid in anchors}
+            now = {cid: a.sha256 for cid, a in present.items()}
+            takes = [t for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
+            stale = [t for t in takes if _judged_against(t) != now]
+            if not stale or not now:
+                continue
+            embedder = embedder or embedder_for(ctx)
+            refs = [load_ref(ctx, a) for a in present.values()]
+            limits = resolve_thresholds(ctx.board.settings.thresholds, planned.thresholds)
+            for take in stale:
+                _rescore(ctx, session, take, refs, limits, embedder)
+            rechoose(session, shot)
+            touched.append(shot.key)
+    return touched
+
+
+def _judged_against(take: Take) -> dict[str, str]:
+    score = next((s for s in take.scores if s.metric == "identity"), None)
+    return dict((score.details or {}).get("anchors", {})) if score is not None else {}
+
+
+def _rescore(ctx: RenderContext, session: Session, take: Take, refs: list[CharacterAnchor], limits: dict[str, Any], embedder: Embedder) -> None:
+    from flows.inputs import take_frames
+
+    new = judge_identity(embedder, take_frames(ctx, take), refs, limits["identity"])
+    row = next((s for s in take.scores if s.metric == "identity"), None)
+    if row is None:
+        row = Score(take_id=take.id, metric="identity", value=0.0, details={})
+        session.add(row)
+        take.scores.append(row)
+    row.value, row.threshold, row.passed, row.details = new.value, new.threshold, new.passed, new.details
+    scores = [MetricScore(s.metric, s.value, s.threshold, s.passed, s.details or {}) for s in take.scores]
+    take.passed = all(s.passed is not False for s in scores)
+    take.weighted_score = weighted_score(scores)
+
+
+def settle_identity(ctx: RenderContext) -> list[str]:
+    """Bring anchors and identity scores up to date: references synced, anchors frozen where
+    first available, takes judged against older anchors re-scored and re-chosen. Returns the
+    shots re-scored."""
+    with transaction(ctx.engine) as session:
+        sync_references(ctx, session, get_project(session, ctx.job.project))
+    freeze_anchors(ctx)
+    return rescore_identity(ctx)
+
+
+def set_take_anchor(settings: AppSettings, project: str, character: str, shot: str, attempt: int, frame: int | None,
+                    box: Box | None, by: str) -> Anchor:
+    """A person's anchor for ``character``: frame ``frame`` (default: the middle) of take
+    ``attempt`` of ``shot``, region ``box`` (default: found by the scorer).
+
+    Raises:
+        NotFound: An unknown project, shot or take, or a character the storyboard lacks.
+        ConfigError: A frame or box outside the take's frames, or a take without media.
+    """
+    from shots.errors import ConfigError, NotFound
+    from shots.models import Storyboard
+    from storage.repo import get_shot, get_take
+    from storage.schema import StoryboardVersion
+
+    engine = settings.database()
+    with transaction(engine) as session:
+        record = get_project(session, project)
+        version = session.scalars(select(StoryboardVersion).where(StoryboardVersion.project_id == record.id)
+                                  .order_by(StoryboardVersion.number.desc())).first()
+        board = Storyboard.model_validate(version.parsed)
+        if character not in board.characters:
+            known = ", ".join(sorted(board.characters)) or "none"
+            raise NotFound(f"project {project!r} has no character {character!r}; its characters: {known}")
+        target = get_take(session, get_shot(session, record, shot), attempt)
+        if target.status != "scored":
+            raise ConfigError(f"take {attempt} of {shot} is {target.status}; anchor on a scored take")
+        frames = target.frame_count or 0
+        index = frames // 2 if frame is None else frame
+        if not 0 <= index < frames:
+            raise ConfigError(f"--frame {index}: take {attempt} of {shot} has frames 0 to {frames - 1}")
+        if box is not None:
+            width, height = int(target.params.get("width", 0)), int(target.params.get("height", 0))
+            x, y, w, h = box
+            if x < 0 or y < 0 or x + w > width or y + h > height:
+                raise ConfigError(f"--box {x},{y},{w},{h} is outside the take's {width}×{height} frames")
+        scorer = settings.resolve_scorer(board.settings.scorer)
+        store, token = settings.artifacts(), Holder.here().token
+        try:
+            return anchor_from_take(store, load_embedder(scorer, "cpu"), session, record, character, board.characters[character].description,
+                                    target, index, box, set_by=f"person:{by}" if by else "person", token=token)
+        finally:
+            store.drop_staging(project, token)
