@@ -298,3 +298,18 @@ def test_remote_store_shares_media_between_homes(tmp_path: Path) -> None:
     assert reader.verify(writer.take_files("film", "s02", 1).video, None) == "missing"
     with pytest.raises(StorageError, match="cannot be used"):
         ArtifactStore(tmp_path, "nosuchscheme://x/y").path("film/a.mp4")
+
+
+def test_anchors_migrate_over_a_database_of_the_previous_schema(db_url: str) -> None:
+    """0004 adds the anchors table to a database made at 0003, its rows untouched."""
+    engine = make_engine(db_url)
+    migrate(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO projects (id, name, storyboard_path, created_at, updated_at) VALUES (1, 'old', '/x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    assert "anchors" not in table_names(engine)
+    migrate(engine, "head")
+    assert "anchors" in table_names(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO anchors (project_id, character, source, image_path, sha256, set_by, created_at) "
+                             "VALUES (1, 'red', 'take', 'old/anchors/red.png', 'abc', 'auto', CURRENT_TIMESTAMP)"))
+        assert conn.execute(sa.text("SELECT name FROM projects")).scalar_one() == "old"
