@@ -1,12 +1,15 @@
 """Render overhead: a bare diffusers call vs storyreel's render path, same model/steps/seed.
 
-    python benchmarks/render.py                       # tiny Wan I2V on CPU
-    python benchmarks/render.py --device cuda --config wan2.1-1.3b   # full-size random weights
+    python benchmarks/render.py                       # tiny Wan I2V on CPU (--config tiny)
+    python benchmarks/render.py --device cuda --config wan2.1-14b-480p --knobs --memory --distilled
 
 Prints per-phase seconds (load, text encode, denoise, decode, encode), the overhead ratio of
-storyreel's path to the bare call, and the speed-up and skipped work of each cache/compile knob.
-Full-size configs build a random-weight transformer from the real architecture (compute cost
-does not depend on weight values), so GPU speed is measurable without downloads.
+storyreel's path to the bare call, and with the flags: each cache/compile knob (``--knobs``),
+each memory mode (``--memory``: seconds per denoising step and peak device memory), and a
+4-step guidance-1 take (a step-distilled LoRA's recipe) against a 40-step CFG take
+(``--distilled``). Full-size configs build a random-weight transformer from the real
+architecture (compute and memory do not depend on weight values), so GPU figures need no
+download.
 """
 
 from __future__ import annotations
@@ -107,14 +110,17 @@ def row(name: str, t: Timings) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--config", choices=sorted(CONFIGS))
+    parser.add_argument("--config", choices=["tiny", *sorted(CONFIGS)], default="tiny")
     parser.add_argument("--layers", type=int, help="override the number of transformer blocks")
     parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"))
     parser.add_argument("--frames", type=int, default=49)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--knobs", action="store_true", help="also time each cache/compile knob")
+    parser.add_argument("--memory", action="store_true", help="also each memory mode: s/step and peak memory")
+    parser.add_argument("--distilled", action="store_true", help="also 4 steps at guidance 1 against 40 with CFG")
     args = parser.parse_args()
+    args.config = None if args.config == "tiny" else args.config
     dtype_name = "bfloat16" if args.device.startswith("cuda") else "float32"
     dtype = getattr(torch, dtype_name)
     width, height = args.size or ((832, 480) if args.config else (64, 64))
@@ -142,6 +148,39 @@ def main() -> None:
                 runs = [storyreel_path(model, request, 16, options, Path(tmp) / f"{name}{i}.mp4") for i in range(args.repeat + 1)]
                 t, skipped = min(runs[1:], key=lambda r: r[0].denoise)  # the first run warms up / calibrates
                 print(f"knob {name:<12} denoise {t.denoise:7.3f} s  speed-up {baseline / t.denoise:5.2f}x  attention skipped {skipped:5.1%}")
+        if args.memory:
+            print(f"\n| memory mode ({args.device}) | s / denoising step | peak device memory |")
+            print("|---|---|---|")
+            for mode in ("full", "fp8_storage", "group_offload"):
+                if mode == "group_offload" and not args.device.startswith("cuda"):
+                    print(f"| {mode} | needs CUDA | — |")
+                    continue
+                options = LoadOptions(device=args.device, dtype=dtype_name, memory=mode)
+                _reset_peak(args.device)
+                runs = [storyreel_path(model, request, 16, options, Path(tmp) / f"{mode}{i}.mp4")[0] for i in range(args.repeat)]
+                t = min(runs, key=lambda r: r.denoise)
+                print(f"| {mode} | {t.denoise / request.steps:.4f} | {_peak(args.device)} |")
+        if args.distilled:
+            import dataclasses
+
+            print(f"\n| take ({args.device}) | seconds |")
+            print("|---|---|")
+            for label, steps, guidance in (("40 steps, guidance 5 (CFG: two passes a step)", 40, 5.0), ("4 steps, guidance 1 (one pass)", 4, 1.0)):
+                fast = dataclasses.replace(request, steps=steps, guidance=guidance)
+                runs = [storyreel_path(model, fast, 16, base, Path(tmp) / f"d{steps}-{i}.mp4")[0] for i in range(args.repeat)]
+                t = min(runs, key=lambda r: r.total - r.load)
+                print(f"| {label} | {t.total - t.load:.3f} |")
+
+
+def _reset_peak(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak(device: str) -> str:
+    if not device.startswith("cuda"):
+        return "not measured (CPU)"
+    return f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
 
 
 if __name__ == "__main__":

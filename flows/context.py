@@ -69,7 +69,8 @@ class RenderContext:
     engine: Engine
     store: ArtifactStore
     model_dir: str
-    degraded: bool = False  # set after CUDA OOM: retries use VAE tiling (and offload on CUDA)
+    degraded: bool = False  # set after CUDA OOM: retries use VAE tiling and the next memory mode down
+    memory_override: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -87,8 +88,17 @@ class RenderContext:
             cache=s.cache,
             compile=s.compile,
             vae_tiling=s.vae_tiling or self.degraded,
-            cpu_offload=s.cpu_offload or (self.degraded and device.startswith("cuda")),
+            memory=self.memory_override or memory_mode(s),
         )
+
+    def degrade(self, loaded_with: str | None) -> None:
+        """After a CUDA out-of-memory error: the next load tiles the VAE and takes the next
+        memory mode down the ladder (`generation.memory.step_down`)."""
+        from generation.memory import step_down
+
+        self.degraded = True
+        if loaded_with is not None and self.load_options().device.startswith("cuda"):
+            self.memory_override = step_down(loaded_with) or loaded_with
 
     def scorer(self) -> str:
         """The scorer spec, with ``tiny`` resolved (`AppSettings.resolve_scorer`)."""
@@ -97,6 +107,11 @@ class RenderContext:
 
 _CONTEXTS: dict[RenderJob, RenderContext] = {}
 _GUARD = threading.Lock()
+
+
+def memory_mode(settings: Settings) -> str:
+    """``settings.memory``, with ``cpu_offload: true`` read as its old name for ``model_offload``."""
+    return "model_offload" if settings.cpu_offload and settings.memory == "auto" else settings.memory
 
 
 def board_for(job: RenderJob) -> Storyboard:
@@ -131,8 +146,9 @@ def preflight(job: RenderJob) -> Storyboard:
     settings = load_settings(job.home, job.database_url)
     device = resolve_device(settings.device or s.device)
     resolve_dtype(s.dtype, device)
-    if s.cpu_offload and not device.startswith("cuda"):
-        raise ConfigError("cpu_offload needs a CUDA device; it only moves models between GPU and CPU")
+    from generation.memory import choose_memory
+
+    choose_memory(memory_mode(s), device, 0, None)  # a mode this device cannot run is refused here
     if s.model != "tiny" and (Path(s.model).expanduser().exists() or s.model.startswith((".", "/", "~"))):
         inspect_model_dir(s.model)
     if s.t2i_model and not (Path(s.t2i_model).expanduser() / "model_index.json").is_file():
@@ -142,6 +158,9 @@ def preflight(job: RenderJob) -> Storyboard:
     if s.scorer != "tiny":
         check_scorer(s.scorer)
     _check_images(board, Path(job.storyboard))
+    from flows.loras import check_loras
+
+    check_loras(board, Path(job.storyboard), settings.home)
     return board
 
 

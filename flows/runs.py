@@ -12,6 +12,7 @@ from typing import Any
 
 from flows.anchors import anchor_snapshot, settle_identity
 from flows.context import RenderContext
+from flows.loras import digest_for
 from flows.store import transaction
 from flows.work import Directive
 from storage.leases import live_tokens
@@ -55,7 +56,8 @@ def prepare(ctx: RenderContext) -> Preparation:
     job = ctx.job
     found = Preparation()
     with transaction(ctx.engine) as session:
-        project, found.changes = submit(session, job.project, Path(job.storyboard), ctx.board, ctx.graph, ctx.board.settings.model)
+        project, found.changes = submit(session, job.project, Path(job.storyboard), ctx.board, ctx.graph, ctx.board.settings.model,
+                                        digest_for(ctx.base_dir, ctx.settings.home))
         live = live_tokens(session, project) | ({job.lease_token} if job.lease_token else set())
         found.recovered = recover_interrupted(session, project, live - {job.lease_token})
         requeue_taken(session, project, live - {job.lease_token})

@@ -34,6 +34,7 @@ from flows.anchors import freeze_anchors
 from flows.context import RenderContext
 from flows.inputs import NO_IMAGE_STARTS, ShotInputs, shot_inputs
 from flows.leases import lease_seconds
+from flows.loras import lora_files
 from flows.slots import gpu_slot
 from flows.store import transaction
 from flows.workers import worker_id
@@ -156,16 +157,20 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
     start, anchor = inputs.start, inputs.anchor
     with transaction(ctx.engine) as session:
         shot = get_project_shot(session, ctx.job.project, key)
-        params = {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source, "worker": worker_id()}
+        loras = lora_files(planned, ctx.base_dir, ctx.settings.home)
+        params = {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source, "worker": worker_id(),
+                  "loras": [{"file": Path(f.path).name, "sha256": f.sha256, "scale": f.scale} for f in loras],
+                  "scheduler": list(planned.scheduler) if planned.scheduler else "the model's own"}
         take = add_take(session, shot, seed, ctx.board.settings.model, params, owner=ctx.job.lease_token)
         take_id, attempt = take.id, take.attempt
+    loaded = None
     try:
         loaded = load_pipeline(ctx.model_dir, ctx.load_options())
         first_use = loaded.renders == 0
         request = RenderRequest(prompt, planned.prompt.negative_prompt, start.image, planned.width, planned.height,
                                 planned.pipeline_frames, planned.steps, planned.guidance, seed, ctx.board.settings.attention_backend,
                                 context=inputs.context, end_image=inputs.end, references=inputs.references,
-                                start_image=not start.text_only)
+                                start_image=not start.text_only, loras=loras, scheduler=planned.scheduler)
         with gpu_slot(loaded.options.device):
             result = render_take(loaded, request, planned.fps, _stepping(progress))
         if first_use:  # the first take of a process pays for loading the model
@@ -191,6 +196,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
             media = _store_media(ctx, take.shot, take, frames, planned.fps)
             result.timings.encode = time.perf_counter() - t0
             finish_take(take, media, len(frames), planned.fps, result.timings.as_dict(), result.device, result.cache_skipped)
+            take.params = {**take.params, "memory": loaded.memory}
             add_scores(session, take, [s.as_dict() for s in scores.scores], scores.passed, scores.weighted)
         return Outcome(attempt, seed, scores)
     except stop.Interrupted as exc:
@@ -199,7 +205,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         raise
     except TransientGenerationError as exc:
         _fail(ctx, take_id, f"transient: {exc}")
-        ctx.degraded = True
+        ctx.degrade(loaded.memory if loaded is not None else None)
         raise
     except (GenerationError, ScoringError, StitchError, ValueError) as exc:
         _fail(ctx, take_id, str(exc))

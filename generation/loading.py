@@ -9,6 +9,7 @@ weights, applies the load-time speed knobs, and caches the result per
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -25,10 +26,11 @@ from generation.speed import (
     set_cache,
 )
 from generation.types import LoadOptions
-from shots.errors import ConfigError, ModelLoadError
+from shots.errors import ModelLoadError
 from shots.families import PIPELINE_CLASSES, family_of_dir, family_of_index
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,6 +51,10 @@ class LoadedPipeline:
     mag_ratios: dict[int, list[float]] = field(default_factory=dict)
     cache_steps: int | None = None
     renders: int = 0
+    memory: str = "full"  # the mode it was placed with (`auto` resolved)
+    adapters: set[str] = field(default_factory=set)  # LoRA adapters loaded into its denoisers
+    lora_loads: Counter[str] = field(default_factory=Counter)  # loads per LoRA file checksum
+    schedulers: dict[Any, Any] = field(default_factory=dict)  # built per (name, shift); None: its own
     _derived: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -167,18 +173,26 @@ def _load(model: str, options: LoadOptions) -> LoadedPipeline:
     for module in pipe.components.values():
         if hasattr(module, "eval"):
             module.eval()
-    _apply(pipe, backend, options)
-    return LoadedPipeline(pipe, backend, model, options, time.perf_counter() - start)
+    memory = _apply(pipe, backend, options, source)
+    log.info("%s loaded with memory mode %s", model, memory)
+    return LoadedPipeline(pipe, backend, model, options, time.perf_counter() - start, memory=memory)
 
 
-def _apply(pipe: Any, backend: Backend, options: LoadOptions) -> None:
-    """Apply the load-time knobs: placement/offload, VAE tiling, cache hook, compile."""
-    if options.cpu_offload:
-        if not options.device.startswith("cuda"):
-            raise ConfigError("cpu_offload needs a CUDA device; it only moves models between GPU and CPU")
-        pipe.enable_model_cpu_offload(device=options.device)
-    else:
-        pipe.to(options.device)
+def resolve_memory(options: LoadOptions, source: str) -> str:
+    """The memory mode to load with (`generation.memory.choose_memory`): ``auto`` weighs the
+    folder's denoiser weights against the device's free memory."""
+    from generation.memory import choose_memory, free_device_memory, weight_bytes
+
+    weights = weight_bytes(Path(source)) if options.memory == "auto" and Path(source).is_dir() else 0
+    return choose_memory(options.memory, options.device, weights, free_device_memory(options.device))
+
+
+def _apply(pipe: Any, backend: Backend, options: LoadOptions, source: str) -> str:
+    """Apply the load-time knobs: memory mode, VAE tiling, cache hook, compile; the mode used."""
+    from generation.memory import apply_memory
+
+    memory = resolve_memory(options, source)
+    apply_memory(pipe, memory, options.device, denoisers(pipe, backend.transformers), _torch_dtype(options.dtype))
     if options.vae_tiling:
         pipe.vae.enable_tiling()
     modules = denoisers(pipe, backend.transformers)
@@ -187,6 +201,7 @@ def _apply(pipe: Any, backend: Backend, options: LoadOptions) -> None:
     if options.compile:
         for module in modules:
             module.compile_repeated_blocks(fullgraph=True)
+    return memory
 
 
 class PipelineCache:

@@ -12,6 +12,8 @@ import numpy as np
 
 from generation.frames import to_uint8
 from generation.loading import LoadedPipeline
+from generation.loras import apply_loras
+from generation.schedulers import use_scheduler
 from generation.speed import (
     AttentionCounter,
     attention_scope,
@@ -149,8 +151,11 @@ def render_take(
         **backend.inputs(request, fps),
     }
 
-    # 3. denoise and decode, under the pipeline's lock and the scoped attention backend
+    # 3. denoise and decode, under the pipeline's lock (LoRAs and scheduler are the pipeline's
+    #    own state) and the scoped attention backend
     with loaded.lock:
+        apply_loras(loaded, request.loras)
+        use_scheduler(loaded, pipe, request.scheduler)
         calibrating = _prepare_cache(loaded, request.steps)
         if not loaded.options.compile:  # hooks inside compiled blocks would break the graph
             counter.attach(denoisers(pipe, backend.transformers))

@@ -7,6 +7,8 @@ from typing import Literal
 
 import numpy as np
 
+from generation.loras import LoraFile
+
 CacheKind = Literal["off", "first_block", "mag", "taylorseer", "pyramid"]
 
 
@@ -21,7 +23,8 @@ class LoadOptions:
         cache_threshold: Threshold of ``first_block`` / ``mag`` (larger skips more).
         compile: Regional compile of the repeated transformer blocks.
         vae_tiling: Decode the VAE in tiles (less memory for large frames).
-        cpu_offload: Model CPU offload (CUDA only).
+        memory: How the weights sit on the device (`generation.memory`); ``auto`` is resolved
+            to a mode when the pipeline loads.
     """
 
     device: str = "cpu"
@@ -30,7 +33,7 @@ class LoadOptions:
     cache_threshold: float = 0.05
     compile: bool = False
     vae_tiling: bool = False
-    cpu_offload: bool = False
+    memory: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class RenderRequest:
         references: Character images that condition the shot (VACE), uint8 (h, w, 3) each.
         start_image: False for a shot with no start picture (text only where the family has
             a text mode): ``image`` is then a placeholder.
+        loras: LoRAs switched on for this take (none: all off).
+        scheduler: (name, flow shift) of the scheduler to use (None: the model's own).
     """
 
     prompt: str
@@ -66,6 +71,8 @@ class RenderRequest:
     end_image: np.ndarray | None = None
     references: tuple[np.ndarray, ...] = ()
     start_image: bool = True
+    loras: tuple[LoraFile, ...] = ()
+    scheduler: tuple[str, float | None] | None = None
 
     @property
     def kept_from(self) -> int:

@@ -140,6 +140,12 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
             )
     if _text(settings.get("audio")):
         problems += _asset(base_dir, settings["audio"], ("settings", "audio"), "audio file")
+    problems += _loras(settings.get("loras"), ("settings", "loras"), spec)
+    for cid, character in characters.items():
+        if isinstance(character, Mapping):
+            problems += _loras(character.get("loras"), ("characters", cid, "loras"), spec)
+    if settings.get("cpu_offload") is True and settings.get("memory", "auto") not in ("auto", "model_offload"):
+        problems.append(Problem(("settings", "cpu_offload"), "cpu_offload is the old name of memory: model_offload; give memory alone"))
     fps = _number(settings.get("fps")) or spec.default_fps
     context = settings.get("context_frames")
     if isinstance(context, int) and not isinstance(context, bool) and context >= 1 and (why := spec.context_problem(context)):
@@ -187,6 +193,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
                 problems.append(Problem(loc + ("characters", ci), f"unknown character {cid!r}; known characters: {known}"))
         if _text(shot.get("reference")):
             problems += _asset(base_dir, shot["reference"], loc + ("reference",), "reference image")
+        problems += _loras(shot.get("loras"), loc + ("loras",), spec)
         if index == 0 and shot.get("continuity") == "continue":
             problems.append(Problem(loc + ("continuity",), "the first shot has no previous shot to continue; use 'cut'"))
         if duration is not None and (why := spec.duration_problem(duration, fps)):
@@ -232,6 +239,33 @@ def _end_frame(base_dir: Path, spec: FamilySpec, end: str, loc: Loc, flat: list[
     if not has_reference and not t2i:
         return [Problem(where, f"'next': {following.get('id')} has no start image (no reference, no keyframe model) to land on")]
     return []
+
+
+LORA_FAMILIES = ("wan", "wan_flf2v", "wan22", "wan22_ti2v", "wan_vace")
+
+
+def lora_path_problem(path: str) -> str | None:
+    """Why a LoRA path is refused before looking for the file (None: it may be used)."""
+    if not path.lower().endswith(".safetensors"):
+        return (f"LoRA {path!r} is not a .safetensors file; storyreel loads safetensors only "
+                "(a .ckpt / .pt file can run code when it is opened): convert it first")
+    parts = Path(path).parts
+    if Path(path).is_absolute() or ".." in parts or path.startswith("~"):
+        return f"LoRA {path!r} must be a path inside the storyboard's folder or under <home>/loras/"
+    return None
+
+
+def _loras(entries: Any, loc: Loc, spec: FamilySpec) -> list[Problem]:
+    problems = []
+    for i, entry in _items(entries):
+        path = entry.get("path") if isinstance(entry, Mapping) else None
+        if not _text(path):
+            continue
+        if spec.name not in LORA_FAMILIES:
+            problems.append(Problem(loc + (i, "path"), f"LoRAs are applied to Wan models; a {spec.name} model takes none"))
+        elif (why := lora_path_problem(path)) is not None:
+            problems.append(Problem(loc + (i, "path"), why))
+    return problems
 
 
 def _asset(base_dir: Path, relative: str, loc: Loc, what: str) -> list[Problem]:

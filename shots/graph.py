@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from shots.families import FamilySpec, default_t2i, spec_for_model
 from shots.models import Crossfade, Storyboard
-from shots.prompts import ComposedPrompt, compose_prompt
+from shots.prompts import ComposedPrompt, compose_prompt, shot_loras
 
 SEED_STRIDE = 1_000_003
 START_FRAMES = {
@@ -60,6 +60,8 @@ class PlannedShot:
     context: int = 0  # K: frames of the previous take a `continue` shot is given (0 for a cut)
     pipeline_frames: int = 0  # frames the pipeline renders: the take's, plus the context it repeats
     end_frame: str | None = None  # an image path in the storyboard's folder, or "next"
+    loras: tuple[tuple[str, float], ...] = ()  # (path, scale), in the order they apply
+    scheduler: tuple[str, float | None] | None = None  # (name, flow shift); None: the model's own
 
     @property
     def repeated(self) -> int:
@@ -89,6 +91,10 @@ class PlannedShot:
             params.update(context=self.context, pipeline_frames=self.pipeline_frames)
         if self.end_frame:
             params["end_frame"] = self.end_frame
+        if self.loras:
+            params["loras"] = [list(lora) for lora in self.loras]
+        if self.scheduler:
+            params["scheduler"] = list(self.scheduler)
         return params
 
 
@@ -184,6 +190,8 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
                 context=context,
                 pipeline_frames=pipeline_frames,
                 end_frame=shot.end_frame,
+                loras=tuple((lora.path, lora.scale) for lora in shot_loras(board, shot)),
+                scheduler=(settings.scheduler, settings.flow_shift) if settings.scheduler else None,
             )
         )
         previous = shot.id

@@ -31,6 +31,7 @@ MAX_WINDOW = 1000
 MAX_TEXT = 20_000
 MAX_PATH = 4096
 MAX_CONTEXT = 257
+MAX_LORA_SCALE = 10.0
 
 
 def _not_bool(value: Any) -> Any:
@@ -74,6 +75,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
+class Lora(_Frozen):
+    """A LoRA to apply: a ``.safetensors`` file in the storyboard's folder or under
+    ``<home>/loras/``, its strength, and the words that call it up (joined to the prompt)."""
+
+    path: PathText  # type: ignore[valid-type]
+    scale: _float(-MAX_LORA_SCALE, MAX_LORA_SCALE) = 1.0  # type: ignore[valid-type]
+    trigger: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+Loras = tuple[Lora, ...]
+Scheduler = Literal["unipc", "euler", "dpm++"]
+Memory = Literal["auto", "full", "model_offload", "group_offload", "fp8_storage"]
+
+
 class Crossfade(_Frozen):
     """A dissolve into the next shot lasting ``crossfade`` seconds."""
 
@@ -97,6 +112,10 @@ class Settings(_Frozen):
     fps: _int(1, MAX_FPS) | None = None  # type: ignore[valid-type]
     steps: Steps = 20  # type: ignore[valid-type]
     guidance: Guidance = 5.0  # type: ignore[valid-type]
+    # None: the model's own scheduler; else built from its config, with flow_shift.
+    scheduler: Scheduler | None = None
+    flow_shift: _float(0.0, 100.0, exclusive=True) | None = None  # type: ignore[valid-type]
+    loras: Loras = ()
     seed: Seed = 0  # type: ignore[valid-type]
     negative_prompt: Text = ""  # type: ignore[valid-type]
     max_takes: _int(1, MAX_TAKES) = 3  # type: ignore[valid-type]
@@ -116,7 +135,8 @@ class Settings(_Frozen):
     cache: Literal["off", "first_block", "mag", "taylorseer", "pyramid"] = "off"
     compile: bool = False
     vae_tiling: bool = False
-    cpu_offload: bool = False
+    memory: Memory = "auto"
+    cpu_offload: bool = False  # the old name of memory: model_offload
     # The cut.
     audio: PathText | None = None  # type: ignore[valid-type]
 
@@ -126,6 +146,7 @@ class Character(_Frozen):
 
     description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     reference: PathText | None = None  # type: ignore[valid-type]
+    loras: Loras = ()  # applied in every shot the character is in
 
 
 class Shot(_Frozen):
@@ -144,6 +165,7 @@ class Shot(_Frozen):
     guidance: Guidance | None = None  # type: ignore[valid-type]
     reference: PathText | None = None  # type: ignore[valid-type]
     end_frame: PathText | None = None  # type: ignore[valid-type]  # an image to land on, or "next"
+    loras: Loras = ()
     thresholds: Thresholds = Field(default_factory=dict)
     dialogue: tuple[Text, ...] = ()  # type: ignore[valid-type]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shots.models import Shot, Storyboard
+from shots.models import Lora, Shot, Storyboard
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -49,9 +49,26 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def shot_loras(board: Storyboard, shot: Shot) -> list[Lora]:
+    """The LoRAs a shot renders with: the storyboard's, each present character's, the shot's
+    own; a file named twice takes the last scale and trigger given."""
+    merged: dict[str, Lora] = {}
+    for lora in (*board.settings.loras, *(lora for cid in shot.characters for lora in board.characters[cid].loras), *shot.loras):
+        merged.pop(lora.path, None)
+        merged[lora.path] = lora
+    return list(merged.values())
+
+
 def compose_prompt(board: Storyboard, shot: Shot, budget: int) -> ComposedPrompt:
-    """Compose the prompt for ``shot``; identical inputs give identical text."""
+    """Compose the prompt for ``shot``; identical inputs give identical text.
+
+    LoRA trigger words come first (where LoRA trainers put them), then the style, each present
+    character's description, the shot's prompt and the camera.
+    """
     parts: list[str] = []
+    triggers = [lora.trigger for lora in shot_loras(board, shot) if lora.trigger]
+    if triggers:
+        parts.append(_sentence(", ".join(dict.fromkeys(triggers))))
     if board.style:
         parts.append(_sentence(board.style))
     for cid in shot.characters:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ REASON_NAMES = {
     "seed": "seed",
     "reference_sha256": "reference image",
     "conditioned_on": "conditioning shot",
+    "loras": "LoRAs",
+    "lora_sha256": "LoRA file",
+    "scheduler": "scheduler",
 }
 
 
@@ -54,8 +58,14 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def own_inputs(graph: ShotGraph, shot_id: str, base_dir: Path, model_id: str, color_match: str, keyframe: tuple[str, int]) -> dict[str, Any]:
-    """The inputs of one planned shot that determine its pixels, as plain JSON."""
+LoraDigest = Callable[[str], str]
+"""A LoRA path of the storyboard → the SHA-256 of the file it names."""
+
+
+def own_inputs(graph: ShotGraph, shot_id: str, base_dir: Path, model_id: str, color_match: str, keyframe: tuple[str, int],
+               lora_digest: LoraDigest | None = None) -> dict[str, Any]:
+    """The inputs of one planned shot that determine its pixels, as plain JSON (a LoRA by its
+    file's checksum too: a changed file makes its shots stale)."""
     planned = graph.shot(shot_id)
     reference_sha = None
     if planned.reference:
@@ -63,6 +73,8 @@ def own_inputs(graph: ShotGraph, shot_id: str, base_dir: Path, model_id: str, co
     params = planned.render_params()
     if planned.continuity == "continue":
         params["handoff"] = list(keyframe)
+    if planned.loras and lora_digest is not None:
+        params["lora_sha256"] = [lora_digest(path) for path, _ in planned.loras]
     return {
         "prompt": planned.prompt.prompt,
         "negative_prompt": planned.prompt.negative_prompt,
@@ -104,6 +116,7 @@ def submit(
     board: Storyboard,
     graph: ShotGraph,
     model_id: str,
+    lora_digest: LoraDigest | None = None,
 ) -> tuple[Project, list[ShotChange]]:
     """Record a storyboard submission and mark exactly the affected shots stale.
 
@@ -128,7 +141,7 @@ def submit(
     own_reasons: dict[str, str] = {}
     keyframe = (board.settings.keyframe, board.settings.keyframe_window)
     for planned in graph.shots:
-        inputs = own_inputs(graph, planned.id, source.parent, model_id, board.settings.color_match, keyframe)
+        inputs = own_inputs(graph, planned.id, source.parent, model_id, board.settings.color_match, keyframe, lora_digest)
         inputs["own_hash"] = digest(inputs)
         shot = existing.get(planned.id)
         if shot is None or shot.archived:

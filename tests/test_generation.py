@@ -179,9 +179,10 @@ def test_vae_tiling_and_attention_backend_are_scoped(tiny_models) -> None:
         render_take(loaded, _request(attention_backend="warp"), fps=16)
 
 
-def test_offload_needs_cuda_and_dtype_defaults(tiny_models) -> None:
-    with pytest.raises(ConfigError, match="cpu_offload needs a CUDA device"):
-        load_pipeline(str(tiny_models["wan"]), LoadOptions(cpu_offload=True))
+@pytest.mark.parametrize("memory", ["model_offload", "group_offload"])
+def test_offload_needs_cuda_and_dtype_defaults(tiny_models, memory: str) -> None:
+    with pytest.raises(ConfigError, match=f"memory: {memory} needs a CUDA device"):
+        load_pipeline(str(tiny_models["wan"]), LoadOptions(memory=memory))
     loaded = load_pipeline(str(tiny_models["wan"]), LoadOptions(device="auto", dtype="auto"))
     assert loaded.options.dtype == "float32" and loaded.options.device == "cpu"
     with pytest.raises(ConfigError, match="CUDA is not available"):

@@ -26,8 +26,10 @@ def test_cuda_defaults_to_bf16_and_is_deterministic(tiny_models) -> None:
     assert np.array_equal(a, b) and a.shape == (17, 64, 64, 3)
 
 
-def test_model_cpu_offload_renders(tiny_models) -> None:
-    loaded = load_pipeline(str(tiny_models["wan"]), LoadOptions(device="cuda", dtype="bfloat16", cpu_offload=True))
+@pytest.mark.parametrize("memory", ["model_offload", "group_offload", "fp8_storage"])
+def test_memory_modes_render_on_cuda(tiny_models, memory: str) -> None:
+    loaded = load_pipeline(str(tiny_models["wan"]), LoadOptions(device="cuda", dtype="bfloat16", memory=memory))
+    assert loaded.memory == memory
     assert render_take(loaded, _request(), 16).frames.shape == (17, 64, 64, 3)
 
 
@@ -55,3 +57,22 @@ def test_video_training_runs_on_cuda_and_saves_a_pipeline_that_renders(tmp_path)
     frame = draw_frame((Actor("circle", "red", 0.3, 0.5),), "black")
     frames = render(loaded, frame, "a red circle moves right on a black background.", seed=1, steps=2)
     assert frames.shape == (9, 64, 64, 3)
+
+
+def test_lora_hot_swap_on_cuda(tiny_models, tmp_path) -> None:
+    """Switching LoRAs between shots on the GPU: no reload, and off again is the plain model."""
+    import dataclasses
+
+    from generation.loras import LoraFile
+    from storage.artifacts import sha256_file
+    from tests.test_loras import make_lora
+
+    files = [make_lora(tiny_models["wan"], tmp_path / f"{name}.safetensors", seed) for name, seed in (("a", 1), ("b", 2))]
+    a, b = (LoraFile(str(f), sha256_file(f), 1.0) for f in files)
+    loaded = load_pipeline(str(tiny_models["wan"]), LoadOptions(device="cuda", dtype="float32", cache_threshold=0.0271))
+    plain = render_take(loaded, _request(), 16).frames
+    with_a = render_take(loaded, dataclasses.replace(_request(), loras=(a,)), 16).frames
+    with_b = render_take(loaded, dataclasses.replace(_request(), loras=(b,)), 16).frames
+    off = render_take(loaded, _request(), 16).frames
+    assert not np.array_equal(with_a, plain) and not np.array_equal(with_a, with_b)
+    assert np.array_equal(off, plain) and dict(loaded.lora_loads) == {a.sha256: 1, b.sha256: 1}

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flows.cli.app import FileArg, JsonOpt, app, console, err_console
+from flows.cli.app import FileArg, HomeOpt, JsonOpt, app, console, err_console, settings_for
 from shots.errors import StoryboardError
 from shots.families import default_t2i
 from shots.graph import START_FRAMES, PlannedShot, ShotGraph, plan_storyboard
@@ -70,9 +70,12 @@ def _report(file: Path, warnings: list[tuple[PlannedShot, str]], strict: bool) -
 
 
 @app.command()
-def validate(file: FileArg, strict: StrictOpt = False) -> None:
+def validate(file: FileArg, strict: StrictOpt = False, home: HomeOpt = None) -> None:
     """Check a storyboard; exit 2 with FILE:LINE and what is allowed when it is wrong."""
+    from flows.loras import check_loras
+
     board = load_storyboard(file)
+    check_loras(board, file, settings_for(home).home)  # LoRA files: found (folder, <home>/loras/) and loadable
     graph = plan_storyboard(board)
     _report(file, _warnings(graph, shot_starts(board, graph)), strict)
     scenes = len({s.scene for s in graph.shots})

@@ -138,7 +138,8 @@ def render_command(
     attention_backend: Annotated[str | None, typer.Option(help="Speed knob: a diffusers attention backend, e.g. native, flash.")] = None,
     compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="Speed knob: regional compile.")] = None,
     vae_tiling: Annotated[bool | None, typer.Option("--vae-tiling/--no-vae-tiling", help="Speed knob: tiled VAE decode.")] = None,
-    cpu_offload: Annotated[bool | None, typer.Option("--cpu-offload/--no-cpu-offload", help="Speed knob: model CPU offload (CUDA).")] = None,
+    memory: Annotated[str | None, typer.Option(help="Memory mode: auto, full, fp8_storage, model_offload, group_offload (the last two CUDA).")] = None,
+    cpu_offload: Annotated[bool | None, typer.Option("--cpu-offload/--no-cpu-offload", help="Old name of --memory model_offload.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for a render of the same project to finish (default: refuse at once).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -152,7 +153,7 @@ def render_command(
     board = load_storyboard(file)  # bad input fails here, before any model work
     name = project_name(file, project)
     knobs = {"device": device, "dtype": dtype, "cache": cache, "attention_backend": attention_backend,
-             "compile": compile, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload}
+             "compile": compile, "vae_tiling": vae_tiling, "memory": memory, "cpu_offload": cpu_offload}
     overrides = tuple((k, v) for k, v in knobs.items() if v is not None)
     from flows.context import apply_overrides
 
