@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from flows.settings import AppSettings, load_settings, worker_home
 from generation.types import LoadOptions
@@ -153,6 +154,10 @@ def preflight(job: RenderJob) -> Storyboard:
         inspect_model_dir(s.model)
     if s.t2i_model and not (Path(s.t2i_model).expanduser() / "model_index.json").is_file():
         raise ConfigError(f"t2i_model {s.t2i_model!r} is not a diffusers pipeline directory")
+    if s.prompt_model:
+        from generation.expand import check_prompt_model
+
+        check_prompt_model(s.prompt_model)
     with attention_scope(s.attention_backend):  # an unknown or unusable backend is refused here
         pass
     if s.scorer != "tiny":
@@ -189,6 +194,16 @@ def with_revision(job: RenderJob) -> RenderJob:
     return job.model_copy(update={"revision": digest})
 
 
+def _with_expansions(engine: Engine, job: RenderJob, board: Storyboard, graph: ShotGraph, device: str | None) -> ShotGraph:
+    """The graph with the expanded prompts its submission stored (a worker on another host needs
+    no prompt model), else expanded here."""
+    from flows.expansion import expand_for, stored_prompts
+
+    with Session(engine) as session:
+        stored = stored_prompts(session, job.project, job.revision, graph)
+    return stored if stored is not None else expand_for(board, graph, device)[0]
+
+
 def context_for(job: RenderJob) -> RenderContext:
     """The process-wide context of ``job`` (built on first use)."""
     with _GUARD:
@@ -198,12 +213,15 @@ def context_for(job: RenderJob) -> RenderContext:
             board = board_for(job)
             model_dir = settings.resolve_model(board.settings.model)
             graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
+            engine = settings.database(create=True)
+            if board.settings.prompt_model:
+                graph = _with_expansions(engine, job, board, graph, settings.device)
             _CONTEXTS[job] = RenderContext(
                 job=job,
                 settings=settings,
                 board=board,
                 graph=graph,
-                engine=settings.database(create=True),
+                engine=engine,
                 store=settings.artifacts(),
                 model_dir=model_dir,
             )

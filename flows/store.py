@@ -70,12 +70,15 @@ def submit_file(
         board = board.model_copy(update={"settings": board.settings.model_copy(update={"model": model})})
     graph = plan_storyboard(board)
     project = project_name(file, name)  # before anything is written
+    from flows.expansion import expand_for, prompts_record
     from flows.loras import check_loras, digest_for
 
     check_loras(board, file, settings.home)
+    graph, _ = expand_for(board, graph, settings.device)
     engine = settings.database(create=True)
     with transaction(engine) as session:
-        _, changes = submit(session, project, file, board, graph, board.settings.model, digest_for(file.parent, settings.home))
+        _, changes = submit(session, project, file, board, graph, board.settings.model, digest_for(file.parent, settings.home),
+                            prompts_record(graph))
     return project, board, graph, changes
 
 

@@ -9,6 +9,8 @@ exercise loading, the call arguments of each family and storyreel's plumbing, no
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -328,6 +330,58 @@ def build_pixart_t2i() -> object:
     )
 
 
+
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""The ChatML layout Qwen2.5-Instruct uses."""
+
+
+@dataclass
+class PromptModel:
+    """A causal LM and its tokenizer, saved together like a hub download."""
+
+    model: object
+    tokenizer: object
+
+    def save_pretrained(self, directory: str | Path, **kwargs: object) -> None:
+        self.model.save_pretrained(directory, **kwargs)  # type: ignore[attr-defined]
+        self.tokenizer.save_pretrained(directory)  # type: ignore[attr-defined]
+
+
+def build_prompt_lm() -> PromptModel:
+    """`build_tiny_prompt_model` as one savable object (``make-tiny --family prompt_lm``)."""
+    return PromptModel(*build_tiny_prompt_model())
+
+
+def build_tiny_prompt_model(seed: int = 0) -> tuple[object, object]:
+    """A tiny random-weight Qwen2 causal LM and a word-level tokenizer with a ChatML chat
+    template (no download): a `generation.expand.PromptExpander` loads it like a real
+    Qwen2.5-Instruct folder once saved with ``save_pretrained``. Its answers are noise."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "[UNK]"]
+    words = specials + sorted(set(WORDS) | {"shot", "keep", "word", "for", "caption", "light", "slowly"}) + list(string.punctuation)
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="[UNK]", eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        additional_special_tokens=specials[:3],
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=1024, eos_token_id=vocab["<|im_end|>"], pad_token_id=vocab["<|endoftext|>"],
+        tie_word_embeddings=True,
+    )
+    return Qwen2ForCausalLM(config).eval(), tokenizer
+
+
 BUILDERS = {
     "wan": build_wan_i2v,
     "wan_flf2v": build_wan_flf2v,
@@ -338,4 +392,5 @@ BUILDERS = {
     "ltx_condition": build_ltx_condition,
     "cogvideox": build_cogvideox_i2v,
     "pixart": build_pixart_t2i,
+    "prompt_lm": build_prompt_lm,
 }

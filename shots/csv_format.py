@@ -1,6 +1,8 @@
 """CSV shot lists: `scene,shot,description,camera,duration,characters` (+ optional columns).
 
-Rows of one scene must be together. ``characters`` holds ids separated by ``;`` or ``|``;
+Rows of one scene must be together. ``characters`` holds ids separated by ``;`` or ``|``; a
+description that names a character (by its ``names``, from the sidecar, else its id) or refers
+to one by pronoun adds it too;
 ``transition`` is ``cut`` or ``crossfade 0.5``. Columns beyond the required ones are optional.
 """
 
@@ -9,8 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from shots.cast import NameIndex, Said, Seen, gender, scene_cast
 from shots.errors import StoryboardError
 from shots.parsing import Locator
 
@@ -54,7 +58,7 @@ def parse_csv(text: str, file: str) -> tuple[dict[str, Any], Locator]:
     locator = Locator()
     scenes: list[dict[str, Any]] = []
     closed: dict[str, int] = {}
-    characters: set[str] = set()
+    characters: dict[str, int] = {}  # id → the first line listing it
     # csv.reader folds quoted newlines: track physical line numbers through the reader.
     reader = csv.reader(io.StringIO(text, newline=""))
     next(reader)
@@ -80,12 +84,34 @@ def parse_csv(text: str, file: str) -> tuple[dict[str, Any], Locator]:
             locator.lines[("scenes", len(scenes))] = line
             scenes.append({"id": scene_id, "shots": []})
         shot = _shot(cells, file, line)
-        characters.update(shot.get("characters", ()))
+        for cid in shot.get("characters", ()):
+            characters.setdefault(cid, line)
         locator.lines[("scenes", len(scenes) - 1, "shots", len(scenes[-1]["shots"]))] = line
         scenes[-1]["shots"].append(shot)
     if not scenes:
         raise StoryboardError("the shot list has a header but no shots", file=file, line=1)
-    return {"title": "Untitled", "scenes": scenes, "_csv_characters": sorted(characters)}, locator
+    return {"title": "Untitled", "scenes": scenes, "_csv_characters": characters}, locator
+
+
+def csv_cast(raw: dict[str, Any], characters: Mapping[str, Any]) -> None:
+    """Add to each shot of a parsed shot list the characters its description names or refers to
+    by pronoun (`shots.cast.scene_cast`), after those its ``characters`` column lists."""
+    names: dict[str, tuple[str, ...]] = {}
+    genders: dict[str, str | None] = {}
+    for cid, character in characters.items():
+        if isinstance(cid, str) and isinstance(character, Mapping):
+            given = character.get("names")
+            names[cid] = tuple(n for n in given if isinstance(n, str)) if isinstance(given, (list, tuple)) else ()
+            genders[cid] = gender(character["description"]) if isinstance(character.get("description"), str) else None
+    index = NameIndex(names)
+    for scene in raw["scenes"]:
+        events: list[Said | Seen] = []
+        for j, shot in enumerate(scene["shots"]):
+            events += [Seen(cid, j) for cid in shot.get("characters", ())]
+            events.append(Said(j, shot["prompt"]))
+        for shot, cast in zip(scene["shots"], scene_cast(events, index, genders, len(scene["shots"]))):
+            if cast:
+                shot["characters"] = cast
 
 
 def _shot(cells: dict[str, str], file: str, line: int) -> dict[str, Any]:

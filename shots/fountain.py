@@ -1,11 +1,18 @@
 """Fountain screenplays (https://fountain.io/syntax) as storyboards.
 
-Scene headings become scenes; each action paragraph becomes a shot; characters with cues in a
-scene (and known characters named in a paragraph) appear in its shots; `CUT TO:` and
-`SMASH CUT TO:` are cuts, `DISSOLVE TO:` a crossfade; dialogue is kept as shot context. A
-character is described by the action sentence that first names it in capitals, unless the
-sidecar file (`<screenplay>.yaml`) defines it. No registry parser reports source lines, which
-our error messages need, so this follows the spec directly.
+Scene headings become scenes; each action paragraph becomes a shot; `CUT TO:` and
+`SMASH CUT TO:` are cuts, `DISSOLVE TO:` a crossfade; dialogue is kept as shot context.
+
+Characters are the cued speakers (and those the sidecar `<screenplay>.yaml` defines). Each is
+described by the first action line that introduces it in capitals (`shots.cast.describe`:
+``JUNE HARLOW, a lanky mechanic in oil-stained overalls, …``), a cue naming part of that name
+(``JUNE``, ``PIKE`` for ``OLD PIKE``) is the same character, and a character without such a
+line is described by its name, which `plan` warns about. A shot has the characters its action
+names, those its pronouns refer to, and the visible speakers of its dialogue
+(`shots.cast.scene_cast`) — not everyone cued somewhere in the scene.
+
+No registry parser reports source lines, which our error messages need, so this follows the
+spec directly.
 
 Every step is linear in the length of the screenplay: no regular expression here can
 backtrack (character classes under one quantifier, or plain string scanning), so one hostile
@@ -14,11 +21,25 @@ line cannot stall a worker that validates an upload.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shots.cast import (
+    MAX_NAME_WORDS,
+    NameIndex,
+    Run,
+    Said,
+    Seen,
+    capital_runs,
+    describe,
+    gender,
+    introduces_someone,
+    name_key,
+    scene_cast,
+)
 from shots.parsing import Locator
 
 DISSOLVE_SECONDS = 1.0
@@ -27,7 +48,8 @@ _HEADING = re.compile(r"^(?:INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[\s.]", re.IGNORE
 _UPPER_LINE = re.compile(r"[A-Z0-9 .'-]+")
 _CUE_NAME = re.compile(r"[A-Z][A-Z0-9 .'-]*")
 _EMPHASIS = re.compile(r"[*_]+")
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ'-")
+_MAX_TRIES = 20  # introductions tried per character name
+_MAX_SILENT = 500  # capital names beside a comma tried as characters who never speak
 
 
 def _strip_spans(text: str, opening: str, closing: str) -> str:
@@ -46,21 +68,28 @@ def _strip_spans(text: str, opening: str, closing: str) -> str:
     return "".join(out)
 
 
-def _capital_names(text: str) -> list[str]:
-    """Runs of words in capitals (``OLD PIKE``), as written, in order of appearance."""
-    names: list[str] = []
-    run: list[str] = []
-    for raw in text.split():
-        word = raw.strip(".,;:!?\"()[]")
-        capital = len(word) >= 2 and word[0].isascii() and word[0].isupper() and all(c in _NAME_CHARS for c in word)
-        if capital:
-            run.append(word)
-        if run and (not capital or word != raw.rstrip(".,;:!?\")\"")):
-            names.append(" ".join(run))
-            run = []
-    if run:
-        names.append(" ".join(run))
-    return names
+@dataclass
+class _Action:
+    """An action paragraph: one shot."""
+
+    text: str
+    line: int
+    line_starts: list[int]  # offset in ``text`` of each source line of the paragraph
+    shot: int = 0  # its shot's index in the scene
+    title: bool = False  # centred text (> TEXT <): a title card, with nobody in it
+
+    def line_of(self, offset: int) -> int:
+        return self.line + bisect.bisect_right(self.line_starts, offset) - 1
+
+
+@dataclass
+class _Speech:
+    """A cue and its dialogue; ``shot`` is the shot it belongs to (None: the next one)."""
+
+    cue: str
+    visible: bool  # not (V.O.), (O.S.), (O.C.)
+    shot: int | None
+    line: int
 
 
 @dataclass
@@ -69,8 +98,8 @@ class _Scene:
     heading: str | None
     line: int
     shots: list[dict[str, Any]] = field(default_factory=list)
-    shot_lines: list[int] = field(default_factory=list)
-    speakers: list[str] = field(default_factory=list)
+    actions: list[_Action] = field(default_factory=list)
+    events: list[_Action | _Speech] = field(default_factory=list)
     pending_dialogue: list[str] = field(default_factory=list)
 
 
@@ -79,19 +108,22 @@ def character_id(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "character"
 
 
-def parse_fountain(text: str, known_characters: Iterable[str] = ()) -> tuple[dict[str, Any], Locator]:
+def parse_fountain(
+    text: str, known_characters: Mapping[str, Any] | Iterable[str] = (), file: str = "screenplay.fountain"
+) -> tuple[dict[str, Any], Locator]:
     """A raw storyboard dict (YAML shape) and a locator for a Fountain screenplay.
 
     Args:
         text: The screenplay.
-        known_characters: Ids defined elsewhere (the sidecar); they join a shot when named.
+        known_characters: Characters defined elsewhere (the sidecar), by id, with their
+            ``names`` when given; they join a shot when named.
+        file: The screenplay's name, for where a description came from.
     """
     text = _strip_spans(_strip_spans(text, "/*", "*/"), "[[", "]]")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     title, start = _title_page(lines)
     locator = Locator()
     scenes: list[_Scene] = []
-    intros: dict[str, str] = {}  # character id → first action sentence naming it
 
     def scene() -> _Scene:
         if not scenes:
@@ -103,10 +135,7 @@ def parse_fountain(text: str, known_characters: Iterable[str] = ()) -> tuple[dic
     while i < n:
         line = lines[i].strip()
         blank_before = i == 0 or not lines[i - 1].strip()
-        if not line or line.startswith(("#", "=")) and not line.startswith("==="):
-            i += 1
-            continue
-        if line.startswith("==="):
+        if not line or line.startswith(("#", "=")):
             i += 1
             continue
         if blank_before and (_HEADING.match(line) or (line.startswith(".") and not line.startswith(".."))):
@@ -129,16 +158,22 @@ def parse_fountain(text: str, known_characters: Iterable[str] = ()) -> tuple[dic
             continue
         # Action paragraph: runs until a blank line.
         para_start = i
-        para: list[str] = []
+        parts: list[str] = []
+        starts: list[int] = []
+        centred = True
+        at = 0
         while i < n and lines[i].strip():
-            para.append(lines[i].strip().lstrip("!").strip("><").strip())
+            raw = lines[i].strip()
+            centred = centred and raw.startswith(">") and raw.endswith("<")
+            starts.append(at)
+            part = _EMPHASIS.sub("", raw.lstrip("!").strip("><").strip())
+            parts.append(part)
+            at += len(part) + 1
             i += 1
-        action = _EMPHASIS.sub("", " ".join(p for p in para if p))
-        if action:
-            _add_shot(scene(), action, para_start + 1)
-            for name in _capital_names(action):
-                intros.setdefault(character_id(name), _sentence_with(action, name))
-    return _assemble(title, scenes, intros, set(known_characters), locator), locator
+        action = " ".join(parts)
+        if action.strip():
+            _add_shot(scene(), _Action(action, para_start + 1, starts, title=centred))
+    return _assemble(title, scenes, known_characters, file, locator), locator
 
 
 def _title_page(lines: list[str]) -> tuple[str | None, int]:
@@ -171,11 +206,16 @@ def _cue(line: str) -> str | None:
     return name.strip()
 
 
+def _heard_only(line: str) -> bool:
+    """A cue whose speaker is heard, not seen: ``TOM (V.O.)``, ``ANA (O.S.)``."""
+    extension = line[line.find("(") :].upper().replace(".", "").replace(" ", "") if "(" in line else ""
+    return any(mark in extension for mark in ("(VO", "(OS", "(OC"))
+
+
 def _dialogue(lines: list[str], i: int, cue: str, scene: _Scene) -> int:
     """Consume a character cue and its dialogue; returns the next line index."""
-    cid = character_id(cue)
-    if cid not in scene.speakers:
-        scene.speakers.append(cid)
+    shot = len(scene.shots) - 1 if scene.shots else None
+    scene.events.append(_Speech(cue, not _heard_only(lines[i]), shot, i + 1))
     i += 1
     spoken: list[str] = []
     while i < len(lines) and lines[i].strip():
@@ -192,11 +232,13 @@ def _dialogue(lines: list[str], i: int, cue: str, scene: _Scene) -> int:
     return i
 
 
-def _add_shot(scene: _Scene, action: str, line: int) -> None:
-    shot = {"prompt": action, "dialogue": scene.pending_dialogue, "mentions": action}
+def _add_shot(scene: _Scene, action: _Action) -> None:
+    action.shot = len(scene.actions)
+    prompt = f'A title card reading "{" ".join(action.text.split())}"' if action.title else action.text
+    scene.shots.append({"prompt": prompt, "dialogue": scene.pending_dialogue})
     scene.pending_dialogue = []
-    scene.shots.append(shot)
-    scene.shot_lines.append(line)
+    scene.actions.append(action)
+    scene.events.append(action)
 
 
 def _apply_transition(scene: _Scene, text: str) -> None:
@@ -205,57 +247,152 @@ def _apply_transition(scene: _Scene, text: str) -> None:
     scene.shots[-1]["transition"] = {"crossfade": DISSOLVE_SECONDS} if "DISSOLVE" in text else "cut"
 
 
-def _sentence_with(text: str, name: str) -> str:
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
-        if name in sentence:
-            return sentence.strip()
-    return text
+def _title(name: str) -> str:
+    return " ".join(w.capitalize() if w.isupper() else w for w in name.split())
 
 
-def _named(text: str, by_words: dict[tuple[str, ...], str], longest: int) -> list[str]:
-    """Characters whose name (one or more words, any case) appears in ``text``: each run of up
-    to ``longest`` words is looked up once, so the cost is linear in the text."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    found = {
-        by_words[key]
-        for i in range(len(words))
-        for n in range(1, longest + 1)
-        if (key := tuple(words[i : i + n])) in by_words
-    }
-    return sorted(found)
+@dataclass
+class _Candidate:
+    """A capital run that may introduce a character: the n-th run of the screenplay."""
+
+    order: int
+    run: Run
+    action: _Action
+
+
+def _runs_by_key(scenes: list[_Scene]) -> dict[tuple[str, ...], list[_Candidate]]:
+    """Capital runs by every name they could be cued by (their first or last words), at most
+    `_MAX_TRIES` each, in screenplay order."""
+    found: dict[tuple[str, ...], list[_Candidate]] = {}
+    order = 0
+    for sc in scenes:
+        for action in sc.actions:
+            for run in capital_runs(action.text):
+                order += 1
+                words = name_key(run.text)
+                for n in range(1, min(len(words), MAX_NAME_WORDS) + 1):
+                    for key in {words[:n], words[-n:]}:
+                        bucket = found.setdefault(key, [])
+                        if len(bucket) < _MAX_TRIES:
+                            bucket.append(_Candidate(order, run, action))
+    return found
+
+
+def _characters(scenes: list[_Scene], known: Mapping[str, Any], file: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Every cued character (aliases joined: ``OLD PIKE`` cued ``PIKE`` is one) with its names,
+    description and where that came from; and each cue spelling's character id."""
+    speeches = [e for sc in scenes for e in sc.events if isinstance(e, _Speech)]
+    by_key: dict[tuple[str, ...], list[_Speech]] = {}
+    for speech in speeches:
+        by_key.setdefault(name_key(speech.cue), []).append(speech)
+    runs = _runs_by_key(scenes)
+    groups: dict[object, list[tuple[str, ...]]] = {}
+    for key in by_key:
+        intro = runs.get(key)
+        groups.setdefault(intro[0].order if intro else key, []).append(key)
+    cue_words = frozenset(w.upper() for key in by_key for w in key)
+    characters: dict[str, dict[str, Any]] = {}
+    cue_ids: dict[str, str] = {}
+    for keys in groups.values():
+        spellings = list(dict.fromkeys(s.cue for key in keys for s in by_key[key]))
+        cid = character_id(min(spellings, key=lambda c: (len(c), c)))
+        while cid in characters:
+            cid += "_2"
+        candidates = sorted({id(c): c for key in keys for c in runs.get(key, [])}.values(), key=lambda c: c.order)
+        names = list(dict.fromkeys([c.run.text for c in candidates[:1]] + spellings))
+        own = frozenset(w.upper() for key in keys for w in key)
+        entry: dict[str, Any] | None = None
+        for candidate in candidates[:_MAX_TRIES]:
+            found = describe(candidate.action.text, candidate.run, cue_words - own)
+            if found:
+                line = candidate.action.line_of(candidate.run.start)
+                entry = {"description": found[0], "origin": {"file": file, "line": line, "how": found[1]}}
+                break
+        if entry is None:
+            first = candidates[0] if candidates else None
+            line = first.action.line_of(first.run.start) if first else min(s.line for key in keys for s in by_key[key])
+            shortest = min(spellings, key=len)
+            # JUNE HARLOW cued JUNE is "June Harlow"; AKA DAN cued DAN is "Dan".
+            name = first.run.text if first and name_key(first.run.text)[: len(name_key(shortest))] == name_key(shortest) else shortest
+            entry = {"description": _title(name), "origin": {"file": file, "line": line, "how": "name only"}}
+        characters[cid] = {**entry, "names": names}
+        for spelling in spellings:
+            cue_ids[spelling] = cid
+    _silent(scenes, characters, by_key.keys() | set(known), cue_words, file)
+    return characters, cue_ids
+
+
+def _silent(scenes: list[_Scene], characters: dict[str, dict[str, Any]], cued: set[Any], cue_words: frozenset[str], file: str) -> None:
+    """Add the characters who never speak but are introduced as people
+    (``THE HARBOURMASTER, a stout man with a clipboard, …``; `introduces_someone`)."""
+    tries = 0
+    for sc in scenes:
+        for action in sc.actions:
+            for run in capital_runs(action.text):
+                key = name_key(run.text)
+                if len(key) > MAX_NAME_WORDS or any(key[:n] in cued or key[-n:] in cued for n in range(1, len(key) + 1)):
+                    continue
+                after = action.text[run.end : run.end + 1]
+                before = action.text[max(0, run.start - 8) : run.start].lower()
+                if after != "," and not before.endswith(("named ", "called ")):
+                    continue
+                tries += 1
+                if tries > _MAX_SILENT:
+                    return
+                found = describe(action.text, run, cue_words)
+                if not found or not introduces_someone(found):
+                    continue
+                words = [w for w in run.words if w.upper() not in {"THE", "A", "AN"}] or list(run.words)
+                cid = character_id(" ".join(words))
+                if cid in characters:
+                    continue
+                line = action.line_of(run.start)
+                characters[cid] = {"description": found[0], "origin": {"file": file, "line": line, "how": found[1]},
+                                   "names": [run.text]}
+                cued.add(key)
 
 
 def _assemble(
     title: str | None,
     scenes: list[_Scene],
-    intros: dict[str, str],
-    known: set[str],
+    known: Mapping[str, Any] | Iterable[str],
+    file: str,
     locator: Locator,
 ) -> dict[str, Any]:
-    speakers = {cid for sc in scenes for cid in sc.speakers}
-    characters = {
-        cid: {"description": intros.get(cid, cid.replace("_", " ").title())} for cid in sorted(speakers)
-    }
-    cast_pool = sorted(speakers | known)
-    by_words = {tuple(cid.split("_")): cid for cid in cast_pool}
-    longest = max((len(words) for words in by_words), default=0)
+    sidecar = known if isinstance(known, Mapping) else dict.fromkeys(known, {})
+    for sc in scenes:
+        if not sc.shots and (sc.pending_dialogue or sc.heading or sc.events):
+            _add_shot(sc, _Action(sc.heading or "", sc.line, [0]))
+    characters, cue_ids = _characters(scenes, sidecar, file)
+    names: dict[str, tuple[str, ...]] = {cid: tuple(c["names"]) for cid, c in characters.items()}
+    genders: dict[str, str | None] = {}
+    for cid, given in sidecar.items():
+        given = given if isinstance(given, Mapping) else {}
+        extra = tuple(n for n in given.get("names") or () if isinstance(n, str))
+        names[cid] = names.get(cid, ()) + (extra or (() if cid in names else (cid.replace("_", " "),)))
+        if isinstance(given.get("description"), str):
+            genders[cid] = gender(given["description"])
+    for cid, character in characters.items():
+        genders.setdefault(cid, gender(character["description"]))
+    index = NameIndex(names)
     raw_scenes: list[dict[str, Any]] = []
     number = 0
-    for si, sc in enumerate(scenes):
-        if not sc.shots and sc.pending_dialogue or not sc.shots and sc.heading:
-            _add_shot(sc, sc.heading or "", sc.line)
+    for sc in scenes:
         if not sc.shots:
             continue
         sc.shots[-1]["dialogue"] += sc.pending_dialogue
+        events: list[Said | Seen] = [
+            Said(e.shot, "" if e.title else e.text) if isinstance(e, _Action)
+            else Seen(cue_ids[e.cue], e.shot, e.visible)
+            for e in sc.events
+        ]
+        cast = scene_cast(events, index, genders, len(sc.shots))
         locator.lines[("scenes", len(raw_scenes))] = sc.line
         shots = []
-        for sj, (shot, line) in enumerate(zip(sc.shots, sc.shot_lines)):
+        for sj, (shot, action) in enumerate(zip(sc.shots, sc.actions)):
             number += 1
-            mentions = shot.pop("mentions")
-            named = _named(mentions, by_words, longest)
-            cast = list(dict.fromkeys(sc.speakers + sorted(named)))
-            shot.update(id=f"s{number:02d}", characters=cast, dialogue=tuple(shot["dialogue"]))
+            shot.update(id=f"s{number:02d}", characters=cast[sj], dialogue=tuple(shot["dialogue"]))
             shots.append(shot)
-            locator.lines[("scenes", len(raw_scenes), "shots", sj)] = line
+            locator.lines[("scenes", len(raw_scenes), "shots", sj)] = action.line
         raw_scenes.append({"id": sc.id, "heading": sc.heading, "shots": shots})
     return {"title": title or "Untitled", "characters": characters, "scenes": raw_scenes}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from shots.families import FamilySpec, default_t2i, spec_for_model
 from shots.models import Crossfade, Storyboard
-from shots.prompts import ComposedPrompt, compose_prompt, shot_loras
+from shots.prompts import ComposedPrompt, compose_prompt, prompt_names, shot_loras
 
 SEED_STRIDE = 1_000_003
 START_FRAMES = {
@@ -136,6 +136,7 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
     width = settings.width or spec.default_width
     height = settings.height or spec.default_height
     t2i = default_t2i(settings.model, settings.t2i_model)
+    names = prompt_names(board)
     planned: list[PlannedShot] = []
     chains: list[list[str]] = []
     previous: str | None = None
@@ -176,7 +177,7 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
                 keyframe=keyframe,
                 reference=reference,
                 characters=shot.characters,
-                prompt=compose_prompt(board, shot, spec.text_tokens),
+                prompt=compose_prompt(board, shot, spec.text_tokens, names),
                 duration=shot.duration,
                 frames=frames,
                 fps=fps,

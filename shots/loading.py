@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shots.csv_format import parse_csv
+from shots.csv_format import csv_cast, parse_csv
 from shots.errors import StoryboardError
 from shots.fountain import parse_fountain
 from shots.models import Storyboard
@@ -21,7 +21,9 @@ def load_storyboard(path: str | Path) -> Storyboard:
     """Parse and validate a storyboard file of any supported format.
 
     Fountain and CSV files may have a sidecar ``<file>.yaml`` next to them giving ``title``,
-    ``settings``, ``style`` and ``characters``; those override what the screenplay implies.
+    ``settings``, ``style`` and ``characters``; those override what the screenplay implies (a
+    character's fields one by one: a sidecar may give a reference and keep the description the
+    screenplay gave).
 
     Raises:
         StoryboardError: With file, line and what is allowed.
@@ -38,31 +40,46 @@ def load_storyboard(path: str | Path) -> Storyboard:
     base_dir = path.parent
     if kind == "yaml":
         return parse_yaml(text, str(path), base_dir)
-    sidecar = _read_sidecar(path.with_name(path.name + ".yaml"))
+    sidecar_path = path.with_name(path.name + ".yaml")
+    sidecar, sidecar_lines = _read_sidecar(sidecar_path)
+    given = sidecar.get("characters") if isinstance(sidecar.get("characters"), dict) else {}
     if kind == "fountain":
-        raw, locator = parse_fountain(text, known_characters=sidecar.get("characters", {}))
+        raw, locator = parse_fountain(text, known_characters=given, file=str(path))
     else:
         raw, locator = parse_csv(text, str(path))
-        implied = raw.pop("_csv_characters")
-        if "characters" not in sidecar:
-            # Without definitions, a CSV character is described by its own name.
-            raw["characters"] = {cid: {"description": cid.replace("_", " ")} for cid in implied}
-    if "characters" in sidecar:
-        raw["characters"] = {**raw.get("characters", {}), **sidecar["characters"]}
-        used = {c for scene in raw["scenes"] for shot in scene["shots"] for c in shot.get("characters", ())}
-        raw["characters"] = {k: v for k, v in raw["characters"].items() if k in used or k in sidecar["characters"]}
+        raw["characters"] = {
+            cid: {"description": cid.replace("_", " "), "origin": {"file": str(path), "line": line, "how": "name only"}}
+            for cid, line in raw.pop("_csv_characters").items()
+        }
+    characters = dict(raw.get("characters", {}))
+    for cid, character in given.items():
+        if not isinstance(character, dict):
+            characters[cid] = character  # validation says what is wrong with it
+            continue
+        merged = {**characters.get(cid, {}), **character}
+        if "description" in character:
+            merged["origin"] = {"file": str(sidecar_path), "line": sidecar_lines.get(("characters", cid, "description")), "how": "sidecar"}
+        characters[cid] = merged
+    if kind == "csv":
+        for cid, character in characters.items():
+            if isinstance(character, dict) and "names" not in character:
+                character["names"] = [str(cid).replace("_", " ")]
+        csv_cast(raw, characters)
+    raw["characters"] = characters
+    if "characters" in sidecar and not isinstance(sidecar["characters"], dict):
+        raw["characters"] = sidecar["characters"]  # not a mapping: validation says so
     for key in ("title", "settings", "style"):
         if key in sidecar:
             raw[key] = sidecar[key]
     return build_storyboard(raw, locator, str(path), base_dir)
 
 
-def _read_sidecar(path: Path) -> dict[str, Any]:
+def _read_sidecar(path: Path) -> tuple[dict[str, Any], dict[Any, int]]:
     try:
         if not path.exists():
-            return {}
+            return {}, {}
     except OSError:  # a storyboard name too long for a sidecar beside it has none
-        return {}
+        return {}, {}
     text = read_text(path)
     try:
         data, lines = load_yaml(text)
@@ -77,4 +94,4 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
                 file=str(path),
                 line=lines.get((key,)),
             )
-    return data
+    return data, lines

@@ -124,6 +124,8 @@ class Settings(_Frozen):
     keyframe_window: _int(1, MAX_WINDOW) = 8  # type: ignore[valid-type]
     context_frames: _int(1, MAX_CONTEXT) | None = None  # type: ignore[valid-type]  # K; None: the family's
     t2i_model: PathText | None = None  # type: ignore[valid-type]
+    # A transformers causal-LM folder with a chat template: expands each composed prompt.
+    prompt_model: PathText | None = None  # type: ignore[valid-type]
     # Consistency.
     scorer: PathText = "tiny"  # type: ignore[valid-type]
     thresholds: Thresholds = Field(default_factory=dict)
@@ -141,12 +143,37 @@ class Settings(_Frozen):
     audio: PathText | None = None  # type: ignore[valid-type]
 
 
+class Origin(_Frozen):
+    """Where a character's description came from: a file, its line, and how it was read
+    (``appositive``, ``relative clause``, ``named``, ``phrase``, ``name only``, ``sidecar``,
+    ``storyboard``)."""
+
+    file: Annotated[str, Field(max_length=MAX_PATH)]
+    line: int | None = None
+    how: Annotated[str, Field(max_length=40)] = "storyboard"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} ({self.how})"
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class Character(_Frozen):
-    """A recurring character; ``reference`` is an image path relative to the storyboard."""
+    """A recurring character; ``reference`` is an image path relative to the storyboard.
+
+    ``names`` are how prompts name the character (``June Harlow``, ``June``): a prompt that
+    names it gets its description in the name's place, once, and a short phrase after that
+    ("the lanky mechanic"). A character without names keeps the older composition: its
+    description as a sentence of its own before the shot's prompt.
+    """
 
     description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     reference: PathText | None = None  # type: ignore[valid-type]
     loras: Loras = ()  # applied in every shot the character is in
+    names: tuple[Name, ...] = ()  # type: ignore[valid-type]
+    origin: Origin | None = None  # set by the parsers
 
 
 class Shot(_Frozen):

@@ -30,6 +30,12 @@ def parse_yaml(text: str, file: str, base_dir: Path) -> Storyboard:
         )
     locator = Locator(lines)
     raw: dict[Any, Any] = dict(data)
+    if isinstance(raw.get("characters"), dict):
+        raw["characters"] = {
+            cid: {"origin": {"file": file, "line": lines.get(("characters", cid, "description")), "how": "storyboard"}, **c}
+            if isinstance(c, dict) and "description" in c else c
+            for cid, c in raw["characters"].items()
+        }
     if "shots" in raw and "scenes" in raw:
         raise StoryboardError(
             "give either 'shots' or 'scenes', not both", file=file, line=lines.get(("scenes",))

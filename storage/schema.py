@@ -77,6 +77,8 @@ class StoryboardVersion(Base):
     content_hash: Mapped[Hash]
     source_path: Mapped[str] = mapped_column(Text)
     parsed: Mapped[Json]
+    # With a prompt model: {shot: {composed, prompt, problem}}, the prompts this version renders.
+    prompts: Mapped[Any | None] = mapped_column(JSON, nullable=True, default=None)
     submitted_at: Mapped[Created]
 
     project: Mapped[Project] = relationship(back_populates="versions")

@@ -117,11 +117,13 @@ def submit(
     graph: ShotGraph,
     model_id: str,
     lora_digest: LoraDigest | None = None,
+    prompts: dict[str, Any] | None = None,
 ) -> tuple[Project, list[ShotChange]]:
     """Record a storyboard submission and mark exactly the affected shots stale.
 
     Creates the project on first submission. Shots missing from the storyboard are archived
-    (kept with their takes). Approved takes of untouched shots are kept.
+    (kept with their takes). Approved takes of untouched shots are kept. ``prompts`` (expanded
+    prompts, `flows.expansion.prompts_record`) are stored on the new version.
     """
     content = source.read_bytes()
     project = ensure_project(session, name, source)
@@ -132,6 +134,7 @@ def submit(
         content_hash=hashlib.sha256(content).hexdigest(),
         source_path=str(source.resolve()),
         parsed=board.model_dump(mode="json"),
+        prompts=prompts,
     )
     session.add(version)
     session.flush()

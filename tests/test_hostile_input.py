@@ -160,9 +160,9 @@ def test_strict_refuses_neutral_start_frames_and_names_the_shots(write, tiny_mod
     Image.new("RGB", (16, 16), (200, 0, 0)).save(path.parent / "red.png")
     code, out, err = run_cli("validate", str(path))
     assert code == 0
-    assert "Warning: a: starts from a neutral grey frame (a wan model has no text-to-video mode)" in err
-    assert "Warning: c: starts from a neutral grey frame" in err
-    assert "Warning: b:" not in err and "Warning: d:" not in err  # continues a; d has a reference
+    assert "Warning: shot a: starts from a neutral grey frame (a wan model has no text-to-video mode)" in err
+    assert "Warning: shot c: starts from a neutral grey frame" in err
+    assert "Warning: shot b:" not in err and "Warning: shot d:" not in err  # continues a; d has a reference
     code, _, err = run_cli("validate", "--strict", str(path))
     assert code == 2 and "shot a: starts from a neutral grey frame" in err and "shot c:" in err
     code, out, _ = run_cli("plan", str(path), "--json")

@@ -18,7 +18,7 @@ app.add_typer(models_app, name="models")
 @models_app.command("make-tiny")
 def make_tiny_model(
     directory: Annotated[Path, typer.Argument(help="Where to save the pipeline.")],
-    family: Annotated[str, typer.Option(help="wan, wan22, wan22_ti2v, wan_vace, ltx, ltx_condition, cogvideox or pixart (text-to-image).")] = "wan",
+    family: Annotated[str, typer.Option(help="wan, wan_flf2v, wan22, wan22_ti2v, wan_vace, ltx, ltx_condition, cogvideox, pixart (text-to-image) or prompt_lm (a chat LM for settings.prompt_model).")] = "wan",
     random: Annotated[bool, typer.Option("--random", help="Random weights (paint noise; for tests).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a model storyreel saved there before (never another folder).")] = False,
 ) -> None:

@@ -52,21 +52,36 @@ def shot_starts(board: Storyboard, graph: ShotGraph) -> dict[str, Start]:
     return starts
 
 
-def _warnings(graph: ShotGraph, starts: dict[str, Start]) -> list[tuple[PlannedShot, str]]:
+def _warnings(board: Storyboard, graph: ShotGraph, starts: dict[str, Start]) -> list[tuple[str, str]]:
+    """(where, text) for each warning: a shot's start frame or prompt length, a character in
+    some shot that the screenplay names but never describes."""
     found = []
     for s in graph.shots:
         for text in (starts[s.id].warning, s.prompt.warning):
             if text:
-                found.append((s, text))
+                found.append((f"shot {s.id}", text))
+        if s.prompt.expansion_problem:
+            found.append((f"shot {s.id}", f"the prompt model's caption is not used ({s.prompt.expansion_problem}); the composed prompt renders"))
+    present = {cid for s in graph.shots for cid in s.characters}
+    for cid, character in board.characters.items():
+        origin = character.origin
+        if cid in present and origin is not None and origin.how == "name only":
+            at = f" (line {origin.line})" if origin.line else ""
+            found.append((
+                f"character {cid}",
+                f"{origin.file}{at} never describes {character.description!r}, so prompts give only the "
+                f"name; describe it in the sidecar {origin.file}.yaml "
+                f"(characters: {{{cid}: {{description: ...}}}}) or in the screenplay (NAME, a …, does …)",
+            ))
     return found
 
 
-def _report(file: Path, warnings: list[tuple[PlannedShot, str]], strict: bool) -> None:
+def _report(file: Path, warnings: list[tuple[str, str]], strict: bool) -> None:
     if strict and warnings:
-        lines = "\n".join(f"shot {s.id}: {text}" for s, text in warnings)
+        lines = "\n".join(f"{where}: {text}" for where, text in warnings)
         raise StoryboardError(f"--strict turns {len(warnings)} warning(s) into errors:\n{lines}", file=str(file))
-    for s, text in warnings:
-        err_console.print(f"[yellow]Warning:[/] {s.id}: {escape(text)}")
+    for where, text in warnings:
+        err_console.print(f"[yellow]Warning:[/] {escape(where)}: {escape(text)}")
 
 
 @app.command()
@@ -76,8 +91,12 @@ def validate(file: FileArg, strict: StrictOpt = False, home: HomeOpt = None) -> 
 
     board = load_storyboard(file)
     check_loras(board, file, settings_for(home).home)  # LoRA files: found (folder, <home>/loras/) and loadable
+    if board.settings.prompt_model:
+        from generation.expand import check_prompt_model
+
+        check_prompt_model(board.settings.prompt_model)  # a folder with a config and a chat template
     graph = plan_storyboard(board)
-    _report(file, _warnings(graph, shot_starts(board, graph)), strict)
+    _report(file, _warnings(board, graph, shot_starts(board, graph)), strict)
     scenes = len({s.scene for s in graph.shots})
     console.print(
         f"[green]OK[/] {escape(str(file))}: {len(graph.shots)} shots in {scenes} scenes, "
@@ -86,7 +105,13 @@ def validate(file: FileArg, strict: StrictOpt = False, home: HomeOpt = None) -> 
     )
 
 
-def plan_rows(graph: ShotGraph, starts: dict[str, Start]) -> list[dict[str, Any]]:
+def _cast(board: Storyboard, cid: str) -> dict[str, Any]:
+    character = board.characters[cid]
+    return {"id": cid, "description": character.description, "names": list(character.names),
+            "from": str(character.origin) if character.origin else None}
+
+
+def plan_rows(board: Storyboard, graph: ShotGraph, starts: dict[str, Start]) -> list[dict[str, Any]]:
     """One JSON-ready object per planned shot."""
     return [
         {
@@ -95,6 +120,8 @@ def plan_rows(graph: ShotGraph, starts: dict[str, Start]) -> list[dict[str, Any]
             "position": s.position,
             "chain": s.chain,
             "prompt": s.prompt.prompt,
+            "composed_prompt": s.prompt.composed if s.prompt.composed is not None else s.prompt.prompt,
+            "expansion": None if s.prompt.composed is None else {"used": s.prompt.expanded, "problem": s.prompt.expansion_problem},
             "negative_prompt": s.prompt.negative_prompt,
             "duration": s.duration,
             "frames": s.frames,
@@ -115,6 +142,7 @@ def plan_rows(graph: ShotGraph, starts: dict[str, Start]) -> list[dict[str, Any]
             "reference": s.reference,
             "transition": {"crossfade": s.transition_seconds} if s.transition_seconds else "cut",
             "characters": list(s.characters),
+            "cast": [_cast(board, cid) for cid in s.characters],
             "prompt_tokens": s.prompt.tokens,
             "warning": s.prompt.warning,
         }
@@ -129,18 +157,43 @@ def _start_cell(start: Start) -> str:
     return f"[yellow]{escape(text)}[/]" if start.warning else escape(text)
 
 
+def _prompt_cell(s: PlannedShot) -> str:
+    text = escape(s.prompt.prompt)
+    if s.prompt.expanded:
+        text += f"\n[dim]composed: {escape(s.prompt.composed or '')}[/]"
+    elif s.prompt.expansion_problem:
+        text += "\n[yellow](the prompt model's caption is not used: see the warning)[/]"
+    return text
+
+
 @app.command()
 def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> None:
     """Show the shots a storyboard becomes: frames, start frames, characters, prompts."""
+    from flows.expansion import expand_for
+
     board = load_storyboard(file)
-    graph = plan_storyboard(board)
+    graph, report = expand_for(board, plan_storyboard(board))
+    if board.settings.prompt_model:
+        err_console.print(f"prompt model: {report.asked} prompt(s) expanded now, {report.cached} from the cache")
     starts = shot_starts(board, graph)
-    warnings = _warnings(graph, starts)
+    warnings = _warnings(board, graph, starts)
     if strict:
         _report(file, warnings, strict)
     if as_json:
-        print(json.dumps(plan_rows(graph, starts), indent=2))
+        print(json.dumps(plan_rows(board, graph, starts), indent=2))
+        _report(file, warnings, strict=False)  # on stderr: stdout stays JSON
         return
+    if board.characters:
+        cast = Table(title="characters", show_lines=False)
+        for column in ("id", "names", "description", "from"):
+            cast.add_column(column, overflow="fold")
+        for cid, character in board.characters.items():
+            origin = character.origin
+            warn = origin is not None and origin.how == "name only"
+            cast.add_row(escape(cid), escape(", ".join(character.names)),
+                         f"[yellow]{escape(character.description)}[/]" if warn else escape(character.description),
+                         escape(str(origin)) if origin else "")
+        console.print(cast)
     table = Table(title=f"{escape(str(file))} — model {escape(graph.model)}", show_lines=True)
     for column in ("shot", "scene", "frames", "continuity", "starts from", "characters", "prompt"):
         table.add_column(column, overflow="fold")
@@ -158,7 +211,7 @@ def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> 
             s.continuity + transition,
             _start_cell(starts[s.id]) + (f"\n[cyan]lands on {escape(s.end_frame)}[/]" if s.end_frame else ""),
             escape(", ".join(s.characters)),
-            escape(s.prompt.prompt),
+            _prompt_cell(s),
         )
     console.print(table)
     console.print(
