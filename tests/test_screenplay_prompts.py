@@ -138,7 +138,7 @@ def test_plan_shows_descriptions_origins_and_the_name_only_warning() -> None:
                                       "names": ["OLD PIKE", "PIKE"], "from": f"{HARBOUR}:10 (appositive)"}
     assert "character kit" in err and "never describes 'Kit'" in err and "harbour.fountain.yaml" in err
     code, out, _ = run_cli("plan", str(HARBOUR))
-    assert code == 0 and "characters" in out and "(appositive)" in out and "(name only)" in out
+    assert code == 0 and "characters" in out and "line 10 (appositive)" in out and "line 26 (name only)" in out
     code, _, err = run_cli("validate", str(HARBOUR), "--strict")
     assert code == 2 and "character kit" in err
 

@@ -16,7 +16,7 @@ from shots.errors import StoryboardError
 from shots.families import default_t2i
 from shots.graph import START_FRAMES, PlannedShot, ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
-from shots.models import Storyboard
+from shots.models import Origin, Storyboard
 
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warnings (neutral start frames, long prompts) as errors.")]
 
@@ -150,6 +150,15 @@ def plan_rows(board: Storyboard, graph: ShotGraph, starts: dict[str, Start]) -> 
     ]
 
 
+def _origin_cell(origin: Origin, storyboard: Path) -> str:
+    """Where a description came from, short: ``line 10 (appositive)`` in the storyboard itself,
+    else the file's name and line (the JSON has the whole path)."""
+    name = "" if Path(origin.file) == storyboard else Path(origin.file).name
+    line = f"line {origin.line}" if origin.line else ""
+    where = f"{name}:{origin.line}" if name and origin.line else name or line or "storyboard"
+    return f"{where} ({origin.how})"
+
+
 def _start_cell(start: Start) -> str:
     text = START_FRAMES[start.kind]
     if start.detail:
@@ -185,14 +194,15 @@ def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> 
         return
     if board.characters:
         cast = Table(title="characters", show_lines=False)
-        for column in ("id", "names", "description", "from"):
+        for column in ("id", "names", "description"):
             cast.add_column(column, overflow="fold")
+        cast.add_column("from", no_wrap=True)
         for cid, character in board.characters.items():
             origin = character.origin
             warn = origin is not None and origin.how == "name only"
             cast.add_row(escape(cid), escape(", ".join(character.names)),
                          f"[yellow]{escape(character.description)}[/]" if warn else escape(character.description),
-                         escape(str(origin)) if origin else "")
+                         escape(_origin_cell(origin, file)) if origin else "")
         console.print(cast)
     table = Table(title=f"{escape(str(file))} — model {escape(graph.model)}", show_lines=True)
     for column in ("shot", "scene", "frames", "continuity", "starts from", "characters", "prompt"):
