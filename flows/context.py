@@ -44,6 +44,7 @@ class RenderJob(BaseModel):
     review: str = "off"  # off | shot | batch
     review_timeout: int = 3600
     review_poll: int = 5
+    reviewer: str = ""  # prefilled in review forms (--reviewer, $STORYREEL_REVIEWER)
     media_url: str | None = None
     workers: bool = False  # submit shots to task workers when any is running
     results_url: str | None = None

@@ -117,6 +117,20 @@ def start_seconds() -> float:
         return DEFAULT_START_SECONDS
 
 
+_OWN: str | None = None  # the API URL of the server `prefect_api` started, while it runs
+
+
+def ui_url() -> str | None:
+    """The Prefect UI a person can open for this process's API: None for storyreel's own
+    server (it has no UI)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    api = PREFECT_API_URL.value()
+    if not api or api == _OWN:
+        return None
+    return (PREFECT_UI_URL.value() or api.removesuffix("/").removesuffix("/api")).rstrip("/")
+
+
 @contextlib.contextmanager
 def prefect_api() -> Iterator[LocalServer | None]:
     """Run the block against a Prefect API: ``PREFECT_API_URL`` when set, else a server of ours
@@ -127,6 +141,7 @@ def prefect_api() -> Iterator[LocalServer | None]:
         yield None
         return
 
+    global _OWN
     server = LocalServer(start_seconds())
     try:
         server.start()
@@ -135,11 +150,13 @@ def prefect_api() -> Iterator[LocalServer | None]:
         raise  # the log stays for the user to read
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
+            _OWN = server.api_url
             try:
                 yield server
             finally:
                 _drain_clients()
     finally:
+        _OWN = None
         server.stop()
         server.log.unlink(missing_ok=True)
 

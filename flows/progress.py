@@ -59,6 +59,18 @@ def step_callback(shot: str) -> Callable[[int, int], None] | None:
     return None if sink is None else (lambda step, steps: sink.step(shot, step, steps))
 
 
+def notice(text: str) -> None:
+    """A line for the person at the terminal (above the bars), e.g. that a review waits."""
+    if _SINK is None:
+        return
+    if _SINK.progress.live.is_started:
+        _SINK.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)  # links stay whole
+    else:  # no bars (--json): stdout is for the summary
+        from rich.console import Console
+
+        Console(stderr=True).print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def shot_done(shot: str, note: str = "") -> None:
     """Report a finished shot to the sink, if any."""
     if _SINK is not None:

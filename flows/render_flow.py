@@ -21,7 +21,7 @@ from prefect.artifacts import (
     create_progress_artifact,
     update_progress_artifact,
 )
-from prefect.states import Failed
+from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress, stop
@@ -235,6 +235,8 @@ def _render(job: RenderJob) -> dict[str, Any]:
                 _advance(progress_id)
                 if result["error"]:
                     break
+                if _approved(ctx, key):
+                    continue  # a person approved this take already: never asked twice
                 reviews[key] = review_shot(job, key, render_shot_task)
                 if reviews[key] == "reject":
                     break  # the rest of the chain has nothing to continue from
@@ -242,10 +244,18 @@ def _render(job: RenderJob) -> dict[str, Any]:
         futures = [render_chain_task.submit(job, chain, progress_id) for chain in chains]
         results = [r for f in futures for r in f.result()]
         if job.review == "batch" and not stop.stop_requested():
-            reviews = review_batch(job, [r["shot"] for r in results if r["chosen"] is not None], render_shot_task)
+            asked = [r["shot"] for r in results if r["chosen"] is not None and not _approved(ctx, r["shot"])]
+            reviews = review_batch(job, asked, render_shot_task) if asked else {}
     _drain_requests(job, results)
     _settle_identity(job, results)
-    return _finish(job, ctx, results, reviews, prepared, started)
+    return _finish(job, ctx, results, reviews, prepared, started, progress_id)
+
+
+def _approved(ctx: Any, key: str) -> bool:
+    """Whether a person approved the shot's current chosen take."""
+    with transaction(ctx.engine) as session:
+        shot = get_project_shot(session, ctx.job.project, key)
+        return shot.status == "approved" and is_current(shot)
 
 
 def _settle_identity(job: RenderJob, results: list[dict[str, Any]]) -> None:
@@ -267,14 +277,35 @@ def _settle_identity(job: RenderJob, results: list[dict[str, Any]]) -> None:
             continue
         with transaction(ctx.engine) as session:
             shot = next((s for s in live_shots(session, get_project(session, job.project)) if s.key == planned.id), None)
-            due = shot is not None and needs_render(shot, ctx.board.settings.max_takes)
+            due = shot is not None and shot.status != "rejected" and needs_render(shot, ctx.board.settings.max_takes)
         if due and not stop.stop_requested():
             results.append(render_shot_task(job, planned.id))
             rendered.add(planned.id)
 
 
-def _finish(job: RenderJob, ctx: Any, results: list[dict[str, Any]], reviews: dict[str, str], prepared: Any, started: float) -> dict[str, Any]:
-    """3. the summary; 4. the cut, when every shot has a current chosen take."""
+def remaining(session: Any, project: str, review: str) -> dict[str, list[str]]:
+    """What keeps a project from its cut: shots rejected, waiting for a person's decision
+    (reviewed runs), and not rendered or stale (with what they wait on)."""
+    left: dict[str, list[str]] = {"rejected": [], "awaiting review": [], "not rendered": []}
+    for shot in live_shots(session, get_project(session, project)):
+        if shot.status == "rejected":
+            left["rejected"].append(shot.key)
+        elif not is_current(shot):
+            left["not rendered"].append(shot.key)
+        elif review != "off" and shot.status != "approved":
+            left["awaiting review"].append(shot.key)
+    return {k: v for k, v in left.items() if v}
+
+
+def _remaining_text(left: dict[str, list[str]]) -> str:
+    return "; ".join(f"{what}: {', '.join(keys)}" for what, keys in left.items())
+
+
+def _finish(job: RenderJob, ctx: Any, results: list[dict[str, Any]], reviews: dict[str, str], prepared: Any, started: float,
+            progress_id: Any = None) -> dict[str, Any]:
+    """3. the summary; 4. the cut, when every shot has a current chosen take. A run that leaves
+    shots rejected, awaiting review or unrendered ends in a state named for it (not a plain
+    Completed), and its progress artifact says what remains."""
     log = get_run_logger()
     failed = [r for r in results if r["error"] and not r.get("interrupted")]
     summary: dict[str, Any] = {"project": job.project, "changes": [c.as_dict() for c in prepared.changes] if prepared else [],
@@ -296,7 +327,7 @@ def _finish(job: RenderJob, ctx: Any, results: list[dict[str, Any]], reviews: di
             cut = export_cut(ctx.settings, job.project, allow_unapproved=job.review == "off", owner=owner, reuse=True)
         except Conflict as exc:  # reviewed runs only cut approved takes
             summary["not_in_cut"] = [str(exc)]
-            return summary
+            return _incomplete(job, ctx, summary, progress_id)
         summary["cut"] = {"path": str(cut.path), "number": cut.number, "frames": cut.frames, "fps": cut.fps,
                           "seconds": cut.seconds, "audio": cut.has_audio, "unchanged": cut.unchanged}
         log.info("cut: %s (%s frames)%s", cut.path, cut.frames, " — unchanged" if cut.unchanged else "")
@@ -304,4 +335,23 @@ def _finish(job: RenderJob, ctx: Any, results: list[dict[str, Any]], reviews: di
     if failed:
         message = "; ".join(f"{r['shot']}: {r['error']}" for r in failed)
         return Failed(message=f"{len(failed)} shots failed — {message}", data=summary)  # type: ignore[return-value]
-    return summary
+    return _incomplete(job, ctx, summary, progress_id)
+
+
+def _incomplete(job: RenderJob, ctx: Any, summary: dict[str, Any], progress_id: Any) -> Any:
+    """The summary, as a Completed state named ``Incomplete`` when shots remain (rejected,
+    awaiting review, not rendered), with the progress artifact saying which."""
+    with transaction(ctx.engine) as session:
+        left = remaining(session, job.project, job.review)
+    summary["remaining"] = left
+    if not left:
+        return summary
+    text = _remaining_text(left)
+    if progress_id is not None:
+        with contextlib.suppress(Exception):  # an artifact is a courtesy; the state says it too
+            update_progress_artifact(progress_id, _progress_of(progress_id), description=f"{job.project}: remaining — {text}")
+    return Completed(name="Incomplete", message=f"{job.project}: not finished — {text}", data=summary)
+
+
+def _progress_of(progress_id: Any) -> float:
+    return min(100.0, 100.0 * _DONE.get(progress_id, 0) / _DONE.get(("total", progress_id), 1))

@@ -1,63 +1,130 @@
-"""Reviewing shots: what a reviewer sees, and applying their decision (UI, terminal, scripts)."""
+"""Reviewing shots: what a reviewer sees, checking and applying their decision (the Prefect form,
+the review page, the terminal and scripts all end in `apply_review`, one `Review` row each)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from flows.settings import AppSettings
-from flows.store import transaction
+from flows.store import decision_info, last_decisions, transaction
+from shots.models import MAX_TEXT
 from storage.repo import (
     add_review,
     get_project,
     get_project_shot,
     get_shot,
     get_take,
+    is_current,
     live_shots,
 )
+from storage.schema import StoryboardVersion
 from storage.tracking import propagate
 
 Decision = Literal["approve", "reject", "reroll"]
+DECISIONS = ("approve", "reject", "reroll")
+KEY_METRICS = ("identity", "temporal", "boundary", "motion", "prompt")
+"""The scores a review summary shows first."""
 
 
 class ShotReview(BaseModel):
-    """A reviewer's decision on one shot (also the Prefect UI form)."""
+    """A reviewer's decision on one shot. ``prompt`` is the shot's own text for a re-roll
+    (style, characters and camera are composed around it)."""
 
-    decision: Decision = Field(default="approve", description="approve the chosen take (or `take`), reject the shot, or re-roll a new take")
-    take: int | None = Field(default=None, description="approve this take number instead of the chosen one")
-    prompt: str | None = Field(default=None, description="re-roll with this prompt instead")
-    seed: int | None = Field(default=None, ge=0, lt=2**32, description="re-roll with this seed")
-    notes: str = Field(default="", description="notes kept with the review")
-    reviewer: str = Field(default="", description="who decided")
+    decision: Decision = "approve"
+    take: int | None = None
+    prompt: str | None = Field(default=None, max_length=MAX_TEXT)
+    seed: int | None = Field(default=None, ge=0, lt=2**32)
+    notes: str = Field(default="", max_length=MAX_TEXT)
+    reviewer: str = Field(default="", max_length=128)
+
+
+def _own_texts(session: Any, project_id: int) -> dict[str, str]:
+    """Each shot's own prompt text, as the newest storyboard version says."""
+    version = session.scalars(
+        select(StoryboardVersion).where(StoryboardVersion.project_id == project_id).order_by(StoryboardVersion.number.desc())
+    ).first()
+    if version is None:
+        return {}
+    return {shot.get("id"): shot.get("prompt", "") for scene in version.parsed.get("scenes", []) for shot in scene.get("shots", [])}
 
 
 def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
-    """Everything a reviewer needs about one shot, as plain data."""
+    """Everything a reviewer needs about one shot, as plain data: its takes (each with the prompt
+    it was rendered from, its scores and files), the shot's own text, the last decision, and
+    the shot before it in its chain."""
     with transaction(settings.database()) as session:
         shot = get_project_shot(session, project, key)
         chosen = shot.chosen_take
+        own = _own_texts(session, shot.project_id).get(shot.key, "")
+        last = last_decisions(session, [shot.id]).get(shot.id)
         return {
+            "project": project,
             "shot": shot.key,
             "scene": shot.scene,
             "status": shot.status,
+            "current": is_current(shot),
             "prompt": shot.prompt,
+            "own_prompt": own,
+            "conditioned_on": shot.conditioned_on,
             "chosen": chosen.attempt if chosen else None,
+            "last_decision": decision_info(session, last),
             "takes": [
                 {
                     "take": t.attempt,
                     "seed": t.seed,
                     "status": t.status,
+                    "current": t.input_hash == shot.input_hash,
                     "passed": t.passed,
                     "weighted": round(t.weighted_score or 0.0, 4),
+                    "prompt": (t.params or {}).get("prompt") or shot.prompt,
+                    "own_prompt": (t.params or {}).get("action") or own,
                     "video": t.media_path,
                     "sheet": t.sheet_path,
+                    "last_frame": t.last_frame_path,
+                    "first_frame": t.media_path.removesuffix(".mp4") + ".first.png" if t.media_path else None,
+                    "start_frame": t.media_path.removesuffix(".mp4") + ".start.png" if t.media_path else None,
                     "error": t.error,
                     "scores": {s.metric: (round(s.value, 4), s.threshold, s.passed) for s in t.scores},
                 }
                 for t in shot.takes
             ],
         }
+
+
+def reviewable_takes(info: dict[str, Any]) -> list[int]:
+    """Take numbers a reviewer may approve: scored takes of the shot's current inputs."""
+    return [t["take"] for t in info["takes"] if t["status"] == "scored" and t["current"]]
+
+
+def check_review(info: dict[str, Any], review: ShotReview) -> str | None:
+    """Why a decision cannot be applied to this shot as it is now (None when it can)."""
+    takes = reviewable_takes(info)
+    if review.decision == "approve":
+        if review.take is not None and review.take not in takes:
+            allowed = ", ".join(map(str, takes)) or "none yet"
+            return f"take {review.take} cannot be approved: the takes of shot {info['shot']} you can approve are {allowed}"
+        if review.take is None and info["chosen"] is None:
+            return f"shot {info['shot']} has no take to approve; reroll or reject it"
+    if review.decision == "reroll" and review.prompt is not None and not review.prompt.strip():
+        return "the prompt is empty; leave it as it is to keep the shot's text"
+    return None
+
+
+def parse_seed(text: str | int | None) -> tuple[int | None, str | None]:
+    """A seed typed in a form: empty is the shot's next seed; else a whole number 0 … 2³²−1."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None, None
+    try:
+        seed = int(str(text).strip())
+    except ValueError:
+        return None, f"seed {text!r} is not a whole number; leave it empty for the next seed"
+    if not 0 <= seed < 2**32:
+        return None, f"seed {seed} is out of range; use 0 … {2**32 - 1}, or leave it empty"
+    return seed, None
 
 
 def to_review(settings: AppSettings, project: str) -> list[str]:
@@ -91,21 +158,32 @@ def _apply(engine: Any, project: str, key: str, review: ShotReview) -> list[str]
     return [k for k, (state, _) in result.items() if state == "stale"]
 
 
-def review_markdown(info: dict[str, Any], media_url: str | None) -> str:
-    """The Prefect UI form description: contact sheet, scores, links to every take."""
-    def link(path: str | None) -> str:
-        return f"{media_url.rstrip('/')}/{path}" if media_url and path else (path or "")
+def page_url(media_url: str | None, project: str, key: str | None = None) -> str | None:
+    """The review page of a project (or one shot) on the media server."""
+    if not media_url:
+        return None
+    path = f"/review/{quote(project, safe='')}" + (f"/{quote(key, safe='')}" if key else "")
+    return media_url.rstrip("/") + path
 
+
+def _scores_line(take: dict[str, Any]) -> str:
+    scores = take["scores"]
+    ordered = [m for m in KEY_METRICS if m in scores] + [m for m in scores if m not in KEY_METRICS]
+    return " · ".join(f"{m} {scores[m][0]:.2f}{'' if scores[m][2] is None else (' ✓' if scores[m][2] else ' ✗')}" for m in ordered[:5])
+
+
+def review_summary(info: dict[str, Any], page: str | None, problem: str | None = None) -> str:
+    """The few lines above the Prefect form (its box is small): the shot, its verdict, the
+    chosen take's key scores, and the review page."""
     chosen = next((t for t in info["takes"] if t["take"] == info["chosen"]), None)
     lines = []
-    if chosen:  # the picture first: the form's description pane is short
-        lines += [f"![contact sheet of take {chosen['take']}]({link(chosen['sheet'])})", ""]
-    lines += [f"**Shot `{info['shot']}`** (scene {info['scene']}), take {info['chosen']}: {info['prompt']}", ""]
-    lines += ["| take | seed | passed | weighted | scores | video |", "|---|---|---|---|---|---|"]
-    for t in info["takes"]:
-        scores = ", ".join(f"{m} {v:.3f}{'' if p is None else (' ✓' if p else ' ✗')}" for m, (v, _, p) in t["scores"].items())
-        mark = " **(chosen)**" if t["take"] == info["chosen"] else ""
-        video = f"[mp4]({link(t['video'])})" if t["video"] else t["error"] or ""
-        lines.append(f"| {t['take']}{mark} | {t['seed']} | {t['passed']} | {t['weighted']} | {scores or t['status']} | {video} |")
-    lines += ["", "Approve the chosen take (or give a take number), reject the shot, or re-roll with an edited prompt or seed."]
-    return "\n".join(lines)
+    if problem:
+        lines.append(f"**Not applied:** {problem}. Choose again.")
+    if chosen:
+        verdict = "passed" if chosen["passed"] else "best of failed" if chosen["passed"] is False else "scored"
+        lines.append(f"**Shot {info['shot']}** — take {chosen['take']} of {len(info['takes'])}, {verdict}: {_scores_line(chosen)}")
+    else:
+        lines.append(f"**Shot {info['shot']}** — no take to approve ({info['status']})")
+    if page:
+        lines.append(f"[Open the review page: every take playing side by side]({page})")
+    return "\n\n".join(lines)

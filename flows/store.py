@@ -23,7 +23,7 @@ from storage.artifacts import project_name_problem
 from storage.repo import get_project, is_current, live_shots, render_seconds
 from storage.anchors import anchor_info, current_anchors
 from storage.leases import holder_of, shot_scope
-from storage.schema import Lease, Project, Shot, StoryboardVersion, Take
+from storage.schema import Lease, Project, Review, Shot, StoryboardVersion, Take
 from storage.tracking import ShotChange, submit
 
 
@@ -123,6 +123,22 @@ def verdict(shot: Shot) -> str | None:
     return "passed" if take.passed else "best_of_failed"
 
 
+def decision_info(session: Any, review: Review | None) -> dict[str, Any] | None:
+    """A review as plain data: decision, reviewer, notes, when, and the take it concerned."""
+    if review is None:
+        return None
+    take = session.get(Take, review.take_id) if review.take_id else None
+    at = review.created_at if review.created_at.tzinfo else review.created_at.replace(tzinfo=timezone.utc)
+    return {"decision": review.decision, "reviewer": review.reviewer, "notes": review.notes,
+            "at": at.isoformat(timespec="seconds"), "take": take.attempt if take else None}
+
+
+def last_decisions(session: Any, shot_ids: list[int]) -> dict[int, Review]:
+    """The newest review of each shot."""
+    rows = session.scalars(select(Review).where(Review.shot_id.in_(shot_ids)).order_by(Review.id)) if shot_ids else []
+    return {r.shot_id: r for r in rows}
+
+
 def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
     """Every live shot of a project with status, chosen take, scores, staleness and media state."""
     engine = settings.database()
@@ -133,7 +149,9 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
         busy = lease_info(holder_of(session, project))
         anchors = {cid: anchor_info(a) for cid, a in current_anchors(session, project).items()}
         cast = characters_by_shot(session, project)
-        for shot in live_shots(session, project):
+        shots = live_shots(session, project)
+        decisions = last_decisions(session, [s.id for s in shots])
+        for shot in shots:
             take = shot.chosen_take
             media = None
             if take is not None:
@@ -165,6 +183,7 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
                     "lease": lease_info(holder_of(session, project, shot_scope(shot.key))) or busy,
                     "characters": cast.get(shot.key, []),
                     "anchors": {cid: anchors[cid] for cid in cast.get(shot.key, []) if cid in anchors},
+                    "review": decision_info(session, decisions.get(shot.id)),
                 }
             )
     return rows

@@ -84,11 +84,21 @@ class ShotResult:
     error: str | None = None
     stale_downstream: list[str] = field(default_factory=list)
     interrupted: bool = False
+    after_rejection: bool = False  # a person had rejected it: rendered anew
+
+
+def recompose(ctx: RenderContext, key: str, own_text: str) -> str:
+    """The full prompt for shot ``key`` with its own text replaced by ``own_text`` (a reviewer's
+    edit): style, characters and camera are composed around it as for any shot."""
+    from shots.prompts import compose_prompt
+
+    shot = ctx.board.shot(key).model_copy(update={"prompt": own_text})
+    return compose_prompt(ctx.board, shot, ctx.graph.spec.text_tokens).prompt
 
 
 class Directive(BaseModel):
     """A forced render of one shot with its own seed and prompt (a re-render request taken
-    by this render, or a reviewer's re-roll)."""
+    by this render, or a reviewer's re-roll); ``prompt`` is the shot's own text, edited."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -119,13 +129,21 @@ def rechoose(session: Session, shot: Shot) -> None:
     propagate(session, shot.project)
 
 
-def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray, fps: int) -> StoredMedia:
+def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray, fps: int, start: np.ndarray | None = None) -> StoredMedia:
+    """Encode and store a take: the MP4, its last frame (the next shot's hand-off), its contact
+    sheet, and for the review page its first frame and, for a continued shot, the frame it
+    started from."""
     files = ctx.store.take_files(ctx.job.project, shot.key, take.attempt)
     staging = _staging(ctx)
     stem = f"{shot.key}-{take.attempt}"
     encode_mp4(frames, fps, staging / f"{stem}.mp4")
     save_png(frames[-1], staging / f"{stem}.last.png")
     save_png(contact_sheet(frames, f"{shot.key}  take {take.attempt}  seed {take.seed}"), staging / f"{stem}.sheet.png")
+    save_png(frames[0], staging / f"{stem}.first.png")
+    ctx.store.put(staging / f"{stem}.first.png", files.first_frame)
+    if start is not None:
+        save_png(start, staging / f"{stem}.start.png")
+        ctx.store.put(staging / f"{stem}.start.png", files.start_frame)
     return StoredMedia(
         files.video, ctx.store.put(staging / f"{stem}.mp4", files.video),
         files.last_frame, ctx.store.put(staging / f"{stem}.last.png", files.last_frame),
@@ -145,7 +163,7 @@ def _stepping(progress: Progress | None) -> Progress:
 
 
 def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, progress: Progress | None = None,
-                   prompt: str | None = None) -> Outcome:
+                   prompt: str | None = None, action: str | None = None) -> Outcome:
     """Render, colour-match, score and store one take of shot ``key``.
 
     Raises:
@@ -158,7 +176,8 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
     with transaction(ctx.engine) as session:
         shot = get_project_shot(session, ctx.job.project, key)
         loras = lora_files(planned, ctx.base_dir, ctx.settings.home)
-        params = {**planned.render_params(), "seed": seed, "prompt": prompt, "start": start.source, "worker": worker_id(),
+        params = {**planned.render_params(), "seed": seed, "prompt": prompt, "action": action or planned.prompt.action,
+                  "start": start.source, "worker": worker_id(),
                   "loras": [{"file": Path(f.path).name, "sha256": f.sha256, "scale": f.scale} for f in loras],
                   "scheduler": list(planned.scheduler) if planned.scheduler else "the model's own"}
         take = add_take(session, shot, seed, ctx.board.settings.model, params, owner=ctx.job.lease_token)
@@ -193,7 +212,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         t0 = time.perf_counter()
         with transaction(ctx.engine) as session:
             take = session.get(Take, take_id)
-            media = _store_media(ctx, take.shot, take, frames, planned.fps)
+            media = _store_media(ctx, take.shot, take, frames, planned.fps, condition)
             result.timings.encode = time.perf_counter() - t0
             finish_take(take, media, len(frames), planned.fps, result.timings.as_dict(), result.device, result.cache_skipped)
             take.params = {**take.params, "memory": loaded.memory}
@@ -250,26 +269,34 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None, 
             shot = get_project_shot(session, ctx.job.project, key)
             if not forced and not needs_render(shot, ctx.board.settings.max_takes):
                 return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
-            done = [] if forced else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
+            rejected = shot.status == "rejected"  # rendered anew: its takes do not count, new seeds
+            done = [] if forced or rejected else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
             previous = len(shot.takes)
-        return _render_takes(ctx, key, progress, directive, done, previous)
+        result = _render_takes(ctx, key, progress, directive, done, previous if rejected else None)
+        result.after_rejection = rejected
+        return result
 
 
 def _render_takes(ctx: RenderContext, key: str, progress: Progress | None, directive: Directive | None,
-                  done: list[Outcome], previous: int) -> ShotResult:
+                  done: list[Outcome], fresh_after: int | None) -> ShotResult:
+    """Render takes of ``key``; seeds start after ``fresh_after`` takes when given (a rejected
+    shot), and after all its takes for a directive without a seed."""
     forced = directive is not None
     planned = ctx.graph.shot(key)
     policy = RerollPolicy(ctx.board.settings.max_takes if not forced else 1)
     base = directive.seed if directive is not None and directive.seed is not None else planned.seed
-    offset = previous if forced and directive.seed is None else 0  # a re-render draws a new seed
-    prompt = directive.prompt if directive is not None else None
+    with transaction(ctx.engine) as session:
+        previous = len(get_project_shot(session, ctx.job.project, key).takes)
+    offset = previous if forced and directive.seed is None else (fresh_after or 0)  # a re-render draws new seeds
+    prompt = recompose(ctx, key, directive.prompt) if directive is not None and directive.prompt else None
 
     inputs: list[ShotInputs] = []  # computed on the first attempt, reused by re-rolls
 
     def attempt_fn(attempt: int, _seed: int) -> Outcome:
         if not inputs:
             inputs.append(shot_inputs(ctx, key))
-        return render_attempt(ctx, key, take_seed(base, attempt - 1 + offset), inputs[0], progress, prompt)
+        return render_attempt(ctx, key, take_seed(base, attempt - 1 + offset), inputs[0], progress, prompt,
+                              directive.prompt if directive is not None else None)
 
     outcomes, chosen = policy.run(base, attempt_fn, done)
     result = ShotResult(key, rendered=True, takes=[o.attempt for o in outcomes])

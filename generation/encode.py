@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from generation.frames import check_frames
 from shots.errors import StitchError
@@ -135,8 +135,10 @@ def save_png(frame: np.ndarray, path: Path) -> None:
         Image.fromarray(frame).save(tmp, format="PNG")
 
 
-def contact_sheet(frames: np.ndarray, label: str, cells: int = 8, columns: int = 4, min_cell: int = 128) -> np.ndarray:
-    """Evenly spaced frames in a grid with a caption strip (e.g. shot id and seed).
+def contact_sheet(frames: np.ndarray, label: str, cells: int = 9, columns: int = 3, min_cell: int = 128) -> np.ndarray:
+    """Evenly spaced frames, the first and the last among them, in a grid with a caption strip
+    (e.g. shot id and seed); each cell carries its frame number in white outlined in black,
+    legible on any picture.
 
     Small frames are scaled up (nearest) to ``min_cell`` pixels wide so the sheet is legible.
     """
@@ -145,14 +147,16 @@ def contact_sheet(frames: np.ndarray, label: str, cells: int = 8, columns: int =
     height, width = frames.shape[1:3]
     scale = max(1, -(-min_cell // width))
     cw, ch = width * scale, height * scale
+    columns = min(columns, len(picks))
     rows = -(-len(picks) // columns)
     strip = 18
     sheet = Image.new("RGB", (cw * columns, ch * rows + strip), (20, 20, 20))
     draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=max(11, min(cw, ch) // 8))
     for n, index in enumerate(picks):
         cell = Image.fromarray(frames[index]).resize((cw, ch), Image.Resampling.NEAREST)
         x, y = (n % columns) * cw, strip + (n // columns) * ch
         sheet.paste(cell, (x, y))
-        draw.text((x + 3, y + 2), str(index), fill=(255, 255, 0))
+        draw.text((x + 4, y + 3), str(index), fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
     draw.text((4, 3), label, fill=(255, 255, 255))
     return np.asarray(sheet)

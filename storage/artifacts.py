@@ -64,6 +64,8 @@ class TakeFiles:
     video: str
     last_frame: str
     sheet: str
+    first_frame: str = ""  # for the review page: this take's first frame …
+    start_frame: str = ""  # … beside the hand-off frame it started from (a continued shot)
 
 
 class ArtifactStore:
@@ -100,7 +102,7 @@ class ArtifactStore:
         """Where take ``attempt`` of ``shot`` lives: ``<project>/takes/<shot>/take-NNN.*``."""
         self._check(project, shot)
         stem = f"{project}/takes/{shot}/take-{attempt:03d}"
-        return TakeFiles(f"{stem}.mp4", f"{stem}.last.png", f"{stem}.sheet.png")
+        return TakeFiles(f"{stem}.mp4", f"{stem}.last.png", f"{stem}.sheet.png", f"{stem}.first.png", f"{stem}.start.png")
 
     def anchor_file(self, project: str, character: str, digest: str) -> str:
         """Relative path of a character's anchor portrait: ``<project>/anchors/<character>-<sha12>.png``."""

@@ -118,13 +118,12 @@ def keep_chosen(shot: Shot) -> bool:
 
 
 def needs_render(shot: Shot, max_takes: int | None = None) -> bool:
-    """Whether a render run should make a take for this shot: it has no current chosen take;
-    or (given ``max_takes``) its chosen take fails its checks, no person approved it, and it
-    has fewer than ``max_takes`` takes of its current inputs (a re-scored take, or a raised
-    ``max_takes``, earns more attempts)."""
-    if shot.status == "rejected":
-        return False
-    if not is_current(shot):
+    """Whether a render run should make a take for this shot: a person rejected it (it is
+    rendered anew, with new seeds); it has no current chosen take; or (given ``max_takes``) its
+    chosen take fails its checks, no person approved it, and it has fewer than ``max_takes``
+    takes of its current inputs (a re-scored take, or a raised ``max_takes``, earns more
+    attempts)."""
+    if shot.status == "rejected" or not is_current(shot):
         return True
     if max_takes is None or shot.status == "approved" or shot.chosen_take.passed is not False:
         return False

@@ -87,10 +87,10 @@ def test_trained_scorer_reads_colour_and_shape() -> None:
 
 @pytest.mark.slow
 def test_shapes_move_the_way_held_out_captions_say() -> None:
-    """The benchmark's 40 held-out motion cases at the demo's guidance: 98 % today (target 90 %;
-    benchmarks/README.md)."""
+    """The first 20 of the benchmark's 40 held-out motion cases at the demo's guidance: 19 of 20
+    today (all 40: 98 %, target 90 %; benchmarks/README.md)."""
     loaded = load_pipeline(str(trained_model()))
-    accuracy = motion_accuracy(loaded, motion_cases(40), steps=20)
+    accuracy = motion_accuracy(loaded, motion_cases(20), steps=20)
     assert accuracy["all"] >= 0.9, accuracy
 
 

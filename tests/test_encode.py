@@ -63,7 +63,21 @@ def test_atomic_write_leaves_nothing_after_a_crash(tmp_path: Path) -> None:
 
 def test_contact_sheet_grid() -> None:
     sheet = contact_sheet(_clip(49), "s01 seed 7")
-    # 8 cells in 4 columns, 64-px frames scaled ×2 to ≥128 px, plus an 18-px caption strip
-    assert sheet.shape == (2 * 96 + 18, 4 * 128, 3)
+    # 9 cells in 3 columns, 64-px frames scaled ×2 to ≥128 px, plus an 18-px caption strip
+    assert sheet.shape == (3 * 96 + 18, 3 * 128, 3)
     assert sheet[:18].max() > 200  # the caption is drawn
     assert not np.array_equal(sheet[:18], contact_sheet(_clip(49), "s02 seed 8")[:18])
+
+
+def test_contact_sheet_shows_first_and_last_and_legible_numbers() -> None:
+    clip = np.zeros((9, 32, 32, 3), np.uint8)
+    clip[:] = (255, 230, 0)  # a yellow scene: yellow numbers once vanished on it
+    for i in range(9):
+        clip[i, 24:, :, 0] = i * 20  # frame i's own mark in a corner the number does not cover
+    sheet = contact_sheet(clip, "yellow")
+    cells = [sheet[18 + r * 128 : 18 + (r + 1) * 128, c * 128 : (c + 1) * 128] for r in range(3) for c in range(3)]
+    assert [int(cell[-4, -4, 0]) for cell in cells] == [i * 20 for i in range(9)]  # all 9 frames, in order
+    corner = cells[0][:30, :30].reshape(-1, 3)
+    dark = (corner.max(axis=1) < 60).mean()
+    bright = (corner.min(axis=1) > 200).mean()  # white strokes (yellow has blue 0)
+    assert dark > 0.02 and bright > 0.02  # an outlined number, not yellow on yellow

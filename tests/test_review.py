@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 
@@ -46,24 +47,49 @@ def _description(run) -> str:  # type: ignore[no-untyped-def]
         return client.read_flow_run_input(run.id, keyset["description"])
 
 
+def _form_schema(run) -> dict:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+
+    keyset = run.state.state_details.run_input_keyset
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run_input(run.id, keyset["schema"])
+
+
 def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: dict) -> None:
     from prefect.flow_runs import resume_flow_run
 
     board = BOARD.replace("max_takes: 2", "max_takes: 1").replace(", thresholds: {flicker: 1.01}", "")
     (film["folder"] / "storyboard.yaml").write_text(board)
-    job = film["job"].model_copy(update={"review": "shot", "review_poll": 1, "media_url": "http://127.0.0.1:8765"})
+    job = film["job"].model_copy(update={"review": "shot", "review_poll": 1, "media_url": "http://127.0.0.1:8765", "reviewer": "ed"})
     out: dict = {}
     thread = threading.Thread(target=lambda: out.update(summary=_render(job)))
     thread.start()
-    # shot a: re-roll with a new seed, then approve the new take
+    # shot a: the form is plain fields, prefilled; the summary is short and links the review page
     run = _paused_run()
     text = _description(run)
-    assert "Shot `a`" in text and "![contact sheet of take 1](http://127.0.0.1:8765/film/takes/a/take-001.sheet.png)" in text
-    resume_flow_run(run.id, run_input={"decision": "reroll", "seed": 1234, "notes": "try again", "reviewer": "ed"})
+    assert "**Shot a** — take 1 of 1" in text and "(http://127.0.0.1:8765/review/film/a)" in text
+    assert "storyreel-review:film:a" in run.tags
+    schema = json.loads(_form_schema(run))
+    props = schema["properties"]
+    assert props["decision"]["enum"] == ["approve", "reject", "reroll"] and props["take"]["enum"] == [1]
+    assert props["prompt"]["default"] == "a red circle moves right"  # the shot's own text, not the composed prompt
+    assert props["reviewer"]["default"] == "ed" and props["seed"]["type"] == "string"
+    assert not any("anyOf" in p for p in props.values())  # no "int | None" toggles
+    # take 99 is refused by the form's schema: the run stays paused, asking again
+    with pytest.raises(RuntimeError, match="take"):
+        resume_flow_run(run.id, run_input={"decision": "approve", "take": 99})
+    # a seed out of range passes the form (it is text) and is asked again with the reason
+    resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "99999999999"})
     time.sleep(1.5)
     run = _paused_run()
-    assert "take 2" in _description(run)
-    resume_flow_run(run.id, run_input={"decision": "approve", "reviewer": "ed"})
+    assert "out of range" in _description(run)
+    # re-roll with an edited prompt and a seed, then approve the new take
+    resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "1234", "prompt": "a red circle moves left",
+                                       "notes": "try again", "reviewer": "ed"})
+    time.sleep(1.5)
+    run = _paused_run()
+    assert "take 2 of 2" in _description(run)
+    resume_flow_run(run.id, run_input={"decision": "approve", "take": 2, "reviewer": "ed"})
     # shot b: reject → the chain ends there; shot c (next chain): approve
     time.sleep(1.5)
     resume_flow_run(_paused_run().id, run_input={"decision": "reject", "notes": "wrong", "reviewer": "ed"})
@@ -72,16 +98,35 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     thread.join(180)
     summary = out["summary"]
     assert summary["reviews"] == {"a": "approve", "b": "reject", "c": "approve"}
+    assert summary["remaining"] == {"rejected": ["b"]}  # not a plain success: it names what remains
     takes = _takes(film)
     assert [t.seed for t in takes["a"]][1] == 1234
+    # The edited text is the shot's own: the style and the character are composed around it.
+    reroll_prompt = takes["a"][1].params["prompt"]
+    assert reroll_prompt == "a red circle. a red circle moves left."  # as take 1: "a red circle. a red circle moves right."
+    assert takes["a"][1].params["action"] == "a red circle moves left"
     rows = {r["id"]: r for r in project_status(film["settings"], "film")}
     assert (rows["a"]["status"], rows["a"]["chosen_take"]) == ("approved", 2)
     assert rows["b"]["status"] == "rejected" and rows["b"]["chosen_take"] is None
+    assert rows["b"]["review"]["decision"] == "reject" and rows["b"]["review"]["notes"] == "wrong" and rows["b"]["review"]["reviewer"] == "ed"
     assert summary["cut"] is None  # a rejected shot leaves no complete cut
     with transaction(open_database(film["url"])) as s:
         decisions = [(r.decision, r.reviewer, r.notes) for r in s.scalars(sa.select(Review).order_by(Review.id))]
     assert decisions[:2] == [("reroll", "ed", "try again"), ("approve", "ed", "")]
     assert ("reject", "ed", "wrong") in decisions
+
+    # The next render asks nothing about approved shots and renders the rejected one anew.
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(summary=_render(job)))
+    thread.start()
+    run = _paused_run()
+    assert "storyreel-review:film:b" in run.tags and "**Shot b** — take 2 of 2" in _description(run)
+    resume_flow_run(run.id, run_input={"decision": "approve", "take": 2})
+    thread.join(180)
+    assert out["summary"]["reviews"] == {"b": "approve"}  # a and c were not asked again
+    b_takes = _takes(film)["b"]
+    assert len(b_takes) == 2 and b_takes[1].seed != b_takes[0].seed  # rendered anew, with a new seed
+    assert out["summary"]["cut"] is not None and not out["summary"]["remaining"]
 
 
 def test_review_timeout_leaves_shots_scored(prefect_harness, film: dict) -> None:
@@ -101,8 +146,13 @@ def test_batch_review_one_pause_for_every_shot(prefect_harness, film: dict) -> N
     thread.start()
     run = _paused_run()
     text = _description(run)
-    assert all(f"Shot `{k}`" in text for k in "abc")
-    resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "a", "decision": "approve"}, {"shot": "b", "decision": "approve", "take": 1}, {"shot": "c", "decision": "approve"}]})
+    assert all(f"**Shot {k}**" in text for k in "abc")
+    # take 99 of b is not there: a and c are applied, b is asked again with the reason
+    resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "a", "decision": "approve"}, {"shot": "b", "decision": "approve", "take": 99}, {"shot": "c", "decision": "approve"}]})
+    time.sleep(1.5)
+    run = _paused_run()
+    assert "take 99 cannot be approved" in _description(run) and "**Shot a**" not in _description(run)
+    resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "b", "decision": "approve", "take": 1}]})
     thread.join(120)
     assert out["summary"]["reviews"] == {"a": "approve", "b": "approve", "c": "approve"}
     assert out["summary"]["cut"]["frames"] == 39  # every shot approved: the cut is made

@@ -52,6 +52,9 @@ def test_server_runs_prefect_and_media(tmp_path: Path) -> None:
         assert _get(f"http://127.0.0.1:{port}/api/health")[0] == 200
         assert _get(f"http://127.0.0.1:{media}/film/takes/a/take-001.sheet.png") == (200, b"\x89PNG sheet")
         assert _get(f"http://127.0.0.1:{media}/../etc/passwd")[0] == 404
+        # the review pages answer on the same port (an unknown project: a page saying so)
+        assert _get(f"http://127.0.0.1:{media}/review/nothing")[0] == 404
+        assert _get(f"http://localhost:{media}/film/takes/a/take-001.sheet.png")[0] == 200
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)

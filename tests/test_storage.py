@@ -199,7 +199,7 @@ def test_transitions_and_reviews_are_checked(env: dict) -> None:
         add_review(s, a, "approve", notes="lovely", reviewer="ed")
         assert a.status == "approved"
         add_review(s, b, "reject")
-        assert b.status == "rejected" and b.chosen_take_id is None and not needs_render(b)
+        assert b.status == "rejected" and b.chosen_take_id is None and needs_render(b)  # rendered anew next time
         with pytest.raises(Conflict, match="decision 'maybe'"):
             add_review(s, a, "maybe")
         with pytest.raises(NotFound, match="has no shot 'zz'; its shots: a, b, c, d, e"):

@@ -63,17 +63,28 @@ def _warnings(board: Storyboard, graph: ShotGraph, starts: dict[str, Start]) -> 
         if s.prompt.expansion_problem:
             found.append((f"shot {s.id}", f"the prompt model's caption is not used ({s.prompt.expansion_problem}); the composed prompt renders"))
     present = {cid for s in graph.shots for cid in s.characters}
-    for cid, character in board.characters.items():
+    bare = [(cid, c) for cid, c in board.characters.items() if cid in present and c.origin is not None and c.origin.how == "name only"]
+    if len(bare) > NAMED_WARNINGS:  # a screenplay of many bare names: one warning, not thousands
+        names = ", ".join(cid for cid, _ in bare[:NAMED_WARNINGS])
+        source = bare[0][1].origin.file  # type: ignore[union-attr]
+        found.append((f"characters {names} and {len(bare) - NAMED_WARNINGS} more",
+                      f"{source} never describes them, so prompts give only their names; describe them in the sidecar "
+                      f"{source}.yaml (characters: {{id: {{description: ...}}}}) or in the screenplay (NAME, a …, does …)"))
+        bare = []
+    for cid, character in bare:
         origin = character.origin
-        if cid in present and origin is not None and origin.how == "name only":
-            at = f" (line {origin.line})" if origin.line else ""
-            found.append((
-                f"character {cid}",
-                f"{origin.file}{at} never describes {character.description!r}, so prompts give only the "
-                f"name; describe it in the sidecar {origin.file}.yaml "
-                f"(characters: {{{cid}: {{description: ...}}}}) or in the screenplay (NAME, a …, does …)",
-            ))
+        at = f" (line {origin.line})" if origin.line else ""
+        found.append((
+            f"character {cid}",
+            f"{origin.file}{at} never describes {character.description!r}, so prompts give only the "
+            f"name; describe it in the sidecar {origin.file}.yaml "
+            f"(characters: {{{cid}: {{description: ...}}}}) or in the screenplay (NAME, a …, does …)",
+        ))
     return found
+
+
+NAMED_WARNINGS = 8
+"""Characters named one by one in the name-only warning; past this, one warning for them all."""
 
 
 def _report(file: Path, warnings: list[tuple[str, str]], strict: bool) -> None:
@@ -81,7 +92,7 @@ def _report(file: Path, warnings: list[tuple[str, str]], strict: bool) -> None:
         lines = "\n".join(f"{where}: {text}" for where, text in warnings)
         raise StoryboardError(f"--strict turns {len(warnings)} warning(s) into errors:\n{lines}", file=str(file))
     for where, text in warnings:
-        err_console.print(f"[yellow]Warning:[/] {escape(where)}: {escape(text)}")
+        err_console.print(f"[yellow]Warning:[/] {escape(where)}: {escape(text)}", highlight=False)
 
 
 @app.command()

@@ -97,6 +97,8 @@ def _print_summary(summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         table.add_row(r["id"], r["status"], take_cell(r), str(r["takes"]), scores, f"{r['gpu_seconds']:.1f}")
     console.print(table)
     for r in summary.get("shots", []):
+        if r.get("after_rejection") and r.get("chosen") is not None:
+            console.print(f"[cyan]{escape(r['shot'])}:[/] rejected before: rendered anew (takes {', '.join(map(str, r.get('takes', [])))})")
         if r.get("reason") == "kept_previous":
             new = [str(t) for t in r.get("takes", []) if t != r["chosen"]]
             why = f" ({escape(r['error'])})" if r.get("error") else ""
@@ -115,6 +117,15 @@ def _print_summary(summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         cut = summary["cut"]
         same = " (unchanged: no new cut written)" if cut.get("unchanged") else ""
         console.print(f"[bold green]Cut:[/] {escape(cut['path'])} — {cut['frames']} frames, {cut['seconds']:.2f} s at {cut['fps']:g} fps{same}")
+    elif summary.get("remaining"):
+        left = summary["remaining"]
+        console.print("[yellow]No new cut:[/] " + "; ".join(f"{escape(what)}: {', '.join(keys)}" for what, keys in left.items()))
+        hints = []
+        if "awaiting review" in left:
+            hints.append(f"review them (`storyreel review {escape(summary['project'])}`, the review page, or `storyreel approve`)")
+        if "rejected" in left or "not rendered" in left:
+            hints.append("`storyreel render` renders rejected and missing shots anew")
+        console.print("  " + "; ".join(hints) + ".")
     elif summary.get("not_in_cut"):
         console.print(
             f"[yellow]No new cut:[/] {', '.join(summary['not_in_cut'])} have no current take. "
@@ -141,6 +152,7 @@ def render_command(
     memory: Annotated[str | None, typer.Option(help="Memory mode: auto, full, fp8_storage, model_offload, group_offload (the last two CUDA).")] = None,
     cpu_offload: Annotated[bool | None, typer.Option("--cpu-offload/--no-cpu-offload", help="Old name of --memory model_offload.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for a render of the same project to finish (default: refuse at once).")] = False,
+    reviewer: Annotated[str | None, typer.Option("--reviewer", help="Your name, prefilled in review forms (default $STORYREEL_REVIEWER).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
@@ -166,7 +178,7 @@ def render_command(
     job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url,
                     model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL,
                     workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url,
-                    overrides=overrides, wait=wait)
+                    overrides=overrides, wait=wait, reviewer=reviewer if reviewer is not None else os.environ.get("STORYREEL_REVIEWER", ""))
     _render_and_report(settings, job, len(board.shot_list()), as_json)
 
 
@@ -175,7 +187,7 @@ def rerender_command(
     project: Annotated[str, typer.Argument(help="Project name.")],
     shot: Annotated[str, typer.Argument(help="Shot id.")],
     seed: Annotated[int | None, typer.Option(help="Seed for the new take (default: the next unused one).")] = None,
-    prompt: Annotated[str | None, typer.Option(help="Prompt for this take instead of the composed one.")] = None,
+    prompt: Annotated[str | None, typer.Option(help="The shot's own text for this take (style, characters and camera are composed around it).")] = None,
     cascade: Annotated[bool, typer.Option("--cascade", help="Also re-render the shots after it in its chain.")] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,

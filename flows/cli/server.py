@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,14 @@ from rich.markup import escape
 
 from flows.cli.app import HomeOpt, app, console, settings_for
 from flows.media import serve_in_thread
+from shots.errors import ConfigError
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL (a wildcard bind is reached on loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 @app.command("server")
@@ -19,16 +28,25 @@ def server_command(
     home: HomeOpt = None,
     host: Annotated[str, typer.Option(help="Address for both servers.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Prefect server port.")] = 4200,
-    media_port: Annotated[int, typer.Option(help="Media server port.")] = 8765,
+    media_port: Annotated[int, typer.Option(help="Media server and review page port.")] = 8765,
+    allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Another Host name the media server answers to (a proxy's, say); repeatable. Also STORYREEL_ALLOW_HOSTS (comma-separated).")] = None,
 ) -> None:
-    """Run the Prefect server (UI + API) and a read-only media server for <home> until Ctrl-C."""
+    """Run the Prefect server (UI + API) and, on the media port, the review pages and a
+    read-only media server for <home>, until Ctrl-C."""
+    from flows.review_page import review_routes
+
     settings = settings_for(home)
-    media = serve_in_thread(settings.home, host, media_port)
+    api = f"http://{_url_host(host)}:{port}/api"
+    extra = [*(allow_host or []), *os.environ.get("STORYREEL_ALLOW_HOSTS", "").split(",")]
+    try:
+        media = serve_in_thread(settings.home, host, media_port, extra, review_routes(settings, api))
+    except OSError as exc:
+        raise ConfigError(f"the media server cannot listen on {host}:{media_port}: {exc.strerror or exc}; choose another --media-port") from None
     prefect = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)])
-    api = f"http://{host}:{port}/api"
-    console.print(f"Prefect UI    http://{host}:{port}")
-    console.print(f"Media server  http://{host}:{media_port}  (serves media under {escape(str(settings.home))})")
-    console.print(f"In another shell:\n  export PREFECT_API_URL={api}\n  export STORYREEL_MEDIA_URL=http://{host}:{media_port}")
+    media_url = f"http://{_url_host(host)}:{media_port}"
+    console.print(f"Prefect UI    http://{_url_host(host)}:{port}")
+    console.print(f"Review pages  {media_url}/review/<project>  (and media under {escape(str(settings.home))})")
+    console.print(f"In another shell:\n  export PREFECT_API_URL={api}\n  export STORYREEL_MEDIA_URL={media_url}")
 
     def stop(*_: object) -> None:
         prefect.terminate()

@@ -40,6 +40,17 @@ def submit_command(file: FileArg, project: ProjectOpt = None, home: HomeOpt = No
     console.print(table)
 
 
+def _decision_cell(review: dict | None) -> str:
+    """``approve take 2 by ed, 2026-12-01 10:03 — "warmer light"``."""
+    if not review:
+        return ""
+    text = review["decision"] + (f" take {review['take']}" if review["take"] and review["decision"] == "approve" else "")
+    text += f" by {review['reviewer'] or 'someone'}, {review['at'][:16].replace('T', ' ')}"
+    if review["notes"]:
+        text += f" — \"{review['notes']}\""
+    return escape(text)
+
+
 @app.command("status")
 def status_command(project: Annotated[str, typer.Argument(help="Project name.")], home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Every shot of a project: status, chosen take, scores, staleness, takes, GPU seconds."""
@@ -51,7 +62,8 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
         print(json.dumps(rows, indent=2))
         return
     table = Table(title=f"project {escape(project)}")
-    for column in ("shot", "scene", "status", "take", "scores", "takes", "GPU s", "media / stale reason"):
+    reviewed = any(r["review"] for r in rows)
+    for column in ("shot", "scene", "status", "take", "scores", "takes", "GPU s", *(("last decision",) if reviewed else ()), "media / stale reason"):
         table.add_column(column, overflow="fold")
     for r in rows:
         scores = " ".join(
@@ -62,7 +74,8 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
         if r["verdict"] == "best_of_failed":
             note = "; ".join(filter(None, [note, "fails " + ", ".join(r["failing"])]))
         take = take_cell(r) + (f" (seed {r['chosen_seed']})" if r["chosen_take"] else "")
-        table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}", escape(note or ""))
+        table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}",
+                      *((_decision_cell(r["review"]),) if reviewed else ()), escape(note or ""))
     console.print(table)
     anchors = {cid: info for r in rows for cid, info in r["anchors"].items()}
     for cid, info in sorted(anchors.items()):
