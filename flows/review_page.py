@@ -24,7 +24,6 @@ from starlette.routing import Route
 
 from flows.review import KEY_METRICS, reviewable_takes, shot_info
 from flows.settings import AppSettings
-from flows.store import project_status
 from shots.errors import NotFound, StoryreelError
 
 MAX_FORM_BYTES = 64 * 1024
@@ -132,7 +131,7 @@ def _frames(info: dict[str, Any], root: AppSettings) -> str:
     return f'<h2>Across the cut</h2><div class="frames">{"".join(figures)}</div>'
 
 
-def _chain(rows: list[dict[str, Any]], key: str, project: str) -> list[dict[str, Any]]:
+def _chain(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     """The shots of ``key``'s chain, in story order (a chain runs from a hard cut through the
     shots that continue from each other)."""
     by_key = {r["id"]: r for r in rows}
@@ -166,10 +165,7 @@ def _decision(review: dict[str, Any] | None) -> str:
 def render_shot_page(settings: AppSettings, project: str, key: str, reviewer: str) -> str:
     """The HTML of one shot's review page."""
     info = shot_info(settings, project, key)
-    rows = project_status(settings, project)
-    conditioned = _conditioned(settings, project)
-    for row in rows:
-        row["conditioned_on"] = conditioned.get(row["id"])
+    rows = shot_rows(settings, project)
     allowed = reviewable_takes(info)
     current = [t for t in info["takes"] if t["current"]] or info["takes"]
     cards = "".join(_take_card(info, t, allowed, reviewer) for t in reversed(current)) or '<p class="muted">no takes yet</p>'
@@ -190,7 +186,7 @@ def render_shot_page(settings: AppSettings, project: str, key: str, reviewer: st
     body = (
         f'<header><a href="{escape(home)}">{escape(project)}</a> › <h1 style="display:inline">Shot {escape(key)}</h1> '
         f'<span class="muted">scene {escape(info["scene"])} · {escape(info["status"])} · last decision: {escape(last)}</span></header>'
-        f'<main><!--said--><h2>Chain</h2>{_strip(project, _chain(rows, key, project), key)}'
+        f'<main><!--said--><h2>Chain</h2>{_strip(project, _chain(rows, key), key)}'
         f'<h2>Takes of the current inputs ({len(current)}){f" · {older} older not shown" if older else ""}</h2>'
         f'<div class="takes">{cards}</div>{_frames(info, settings)}'
         f'<h2>Decide</h2><div class="decide">{forms}{who}</div></main>'
@@ -198,17 +194,28 @@ def render_shot_page(settings: AppSettings, project: str, key: str, reviewer: st
     return _page(f"{project} {key} — storyreel review", body)
 
 
-def _conditioned(settings: AppSettings, project: str) -> dict[str, str | None]:
-    from flows.store import transaction
+def shot_rows(settings: AppSettings, project: str) -> list[dict[str, Any]]:
+    """Every live shot, in story order, as the pages list them (no media hashing: a page load
+    stays quick however long the film)."""
+    from flows.store import decision_info, failing_scores, last_decisions, transaction
     from storage.repo import get_project, live_shots
 
     with transaction(settings.database()) as session:
-        return {s.key: s.conditioned_on for s in live_shots(session, get_project(session, project))}
+        shots = live_shots(session, get_project(session, project))
+        decisions = last_decisions(session, [s.id for s in shots])
+        return [
+            {"id": s.key, "scene": s.scene, "status": s.status, "conditioned_on": s.conditioned_on,
+             "chosen_take": s.chosen_take.attempt if s.chosen_take else None, "takes": len(s.takes),
+             "video": s.chosen_take.media_path if s.chosen_take else None,
+             "failing": failing_scores(s.chosen_take) if s.chosen_take else [],
+             "review": decision_info(session, decisions.get(s.id))}
+            for s in shots
+        ]
 
 
 def render_project_page(settings: AppSettings, project: str) -> str:
     """The HTML of a project's review page: every shot, its state and last decision."""
-    rows = project_status(settings, project)
+    rows = shot_rows(settings, project)
     lines = []
     for row in rows:
         href = f"/review/{quote(project, safe='')}/{quote(row['id'], safe='')}"
