@@ -21,6 +21,7 @@ from storage.repo import (
     is_current,
     live_shots,
 )
+from storage.artifacts import TakeFiles
 from storage.schema import StoryboardVersion
 from storage.tracking import propagate
 
@@ -85,8 +86,8 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
                     "video": t.media_path,
                     "sheet": t.sheet_path,
                     "last_frame": t.last_frame_path,
-                    "first_frame": t.media_path.removesuffix(".mp4") + ".first.png" if t.media_path else None,
-                    "start_frame": t.media_path.removesuffix(".mp4") + ".start.png" if t.media_path else None,
+                    "first_frame": TakeFiles.of_video(t.media_path).first_frame if t.media_path else None,
+                    "start_frame": TakeFiles.of_video(t.media_path).start_frame if t.media_path else None,
                     "error": t.error,
                     "scores": {s.metric: (round(s.value, 4), s.threshold, s.passed) for s in t.scores},
                 }
@@ -98,6 +99,25 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
 def reviewable_takes(info: dict[str, Any]) -> list[int]:
     """Take numbers a reviewer may approve: scored takes of the shot's current inputs."""
     return [t["take"] for t in info["takes"] if t["status"] == "scored" and t["current"]]
+
+
+def chosen_take(info: dict[str, Any]) -> dict[str, Any] | None:
+    """The shot's chosen take, from `shot_info`."""
+    return next((t for t in info["takes"] if t["take"] == info["chosen"]), None)
+
+
+def preselected_take(info: dict[str, Any]) -> int:
+    """The take a form offers first: the chosen one when it can be approved, else the newest
+    that can (0 when none can)."""
+    takes = reviewable_takes(info) or [0]
+    return info["chosen"] if info["chosen"] in takes else takes[-1]
+
+
+def own_text(info: dict[str, Any]) -> str:
+    """The shot's own text a reroll starts from: the preselected take's (an earlier reroll's
+    edit), else the storyboard's."""
+    take = next((t for t in info["takes"] if t["take"] == preselected_take(info)), None)
+    return (take or {}).get("own_prompt") or info["own_prompt"]
 
 
 def check_review(info: dict[str, Any], review: ShotReview) -> str | None:
@@ -175,7 +195,7 @@ def _scores_line(take: dict[str, Any]) -> str:
 def review_summary(info: dict[str, Any], page: str | None, problem: str | None = None) -> str:
     """The few lines above the Prefect form (its box is small): the shot, its verdict, the
     chosen take's key scores, and the review page."""
-    chosen = next((t for t in info["takes"] if t["take"] == info["chosen"]), None)
+    chosen = chosen_take(info)
     lines = []
     if problem:
         lines.append(f"**Not applied:** {problem}. Choose again.")

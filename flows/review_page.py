@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from flows.review import KEY_METRICS, reviewable_takes, shot_info
+from flows.review import KEY_METRICS, chosen_take, own_text, reviewable_takes, shot_info
 from flows.settings import AppSettings
 from shots.errors import NotFound, StoryreelError
+from storage.artifacts import TakeFiles
 
 MAX_FORM_BYTES = 64 * 1024
 REVIEWER_COOKIE = "storyreel_reviewer"
@@ -74,7 +75,7 @@ def _page(title: str, body: str) -> str:
 
 def _thumb(row: dict[str, Any]) -> str:
     """A shot's first frame (of its chosen take) as an image, or an empty box."""
-    src = media_href(row["video"].removesuffix(".mp4") + ".first.png") if row.get("video") else None
+    src = media_href(TakeFiles.of_video(row["video"]).first_frame) if row.get("video") else None
     return f'<img src="{escape(src)}" alt="">' if src else '<img alt="">'
 
 
@@ -116,7 +117,7 @@ def _take_card(info: dict[str, Any], take: dict[str, Any], allowed: list[int], r
 def _frames(info: dict[str, Any], root: AppSettings) -> str:
     """The previous shot's hand-off frame (what the chosen take started from) beside this
     shot's first frame."""
-    take = next((t for t in info["takes"] if t["take"] == info["chosen"]), None) or (info["takes"][-1] if info["takes"] else None)
+    take = chosen_take(info) or (info["takes"][-1] if info["takes"] else None)
     if take is None:
         return ""
     store = root.artifacts()
@@ -171,7 +172,7 @@ def render_shot_page(settings: AppSettings, project: str, key: str, reviewer: st
     cards = "".join(_take_card(info, t, allowed, reviewer) for t in reversed(current)) or '<p class="muted">no takes yet</p>'
     older = len(info["takes"]) - len(current)
     last = _decision(info["last_decision"])
-    own = escape(info["own_prompt"])
+    own = escape(own_text(info))
     forms = (
         f'<form method="post"><input type="hidden" name="decision" value="reject">{_reviewer_input(reviewer)}'
         f'<p><label>Notes<br><textarea name="notes"></textarea></label></p><button class="reject" type="submit">Reject the shot</button></form>'

@@ -59,13 +59,21 @@ def sha256_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class TakeFiles:
-    """Relative paths of one take's media."""
+    """Relative paths of one take's media: the MP4 and, beside it, its last frame (the next
+    shot's hand-off), contact sheet, first frame and the frame it started from (the review page
+    shows those two side by side)."""
 
     video: str
     last_frame: str
     sheet: str
-    first_frame: str = ""  # for the review page: this take's first frame …
-    start_frame: str = ""  # … beside the hand-off frame it started from (a continued shot)
+    first_frame: str
+    start_frame: str
+
+    @classmethod
+    def of_video(cls, video: str) -> TakeFiles:
+        """A take's files, from its MP4's path (``….mp4`` → ``….last.png``, …)."""
+        stem = video.removesuffix(".mp4")
+        return cls(f"{stem}.mp4", f"{stem}.last.png", f"{stem}.sheet.png", f"{stem}.first.png", f"{stem}.start.png")
 
 
 class ArtifactStore:
@@ -101,8 +109,7 @@ class ArtifactStore:
     def take_files(self, project: str, shot: str, attempt: int) -> TakeFiles:
         """Where take ``attempt`` of ``shot`` lives: ``<project>/takes/<shot>/take-NNN.*``."""
         self._check(project, shot)
-        stem = f"{project}/takes/{shot}/take-{attempt:03d}"
-        return TakeFiles(f"{stem}.mp4", f"{stem}.last.png", f"{stem}.sheet.png", f"{stem}.first.png", f"{stem}.start.png")
+        return TakeFiles.of_video(f"{project}/takes/{shot}/take-{attempt:03d}.mp4")
 
     def anchor_file(self, project: str, character: str, digest: str) -> str:
         """Relative path of a character's anchor portrait: ``<project>/anchors/<character>-<sha12>.png``."""
