@@ -62,21 +62,27 @@ def _wan_vae() -> torch.nn.Module:
     ).eval()
 
 
+TINY_WAN_BLOCKS = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=2,
+    attention_head_dim=12,
+    text_dim=TEXT_DIM,
+    freq_dim=256,
+    ffn_dim=32,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+)
+"""The tiny Wan transformers' block sizes (diffusers' own test sizes), I2V and VACE alike."""
+
+
 def _wan_transformer(channels: int, image_dim: int | None, rope_max_seq_len: int = 64, two_images: bool = False) -> torch.nn.Module:
     from diffusers import WanTransformer3DModel
 
     return WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
+        **TINY_WAN_BLOCKS,
         in_channels=channels + (20 if channels == 16 else 0),
         out_channels=channels,
-        text_dim=TEXT_DIM,
-        freq_dim=256,
-        ffn_dim=32,
         num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
         rope_max_seq_len=rope_max_seq_len,
         image_dim=image_dim,
         pos_embed_seq_len=2 * CLIP_TOKENS if two_images else None,
@@ -235,17 +241,10 @@ def build_wan_vace() -> object:
         vae=_wan_vae(),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
         transformer=WanVACETransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=2,
-            attention_head_dim=12,
+            **TINY_WAN_BLOCKS,
             in_channels=16,
             out_channels=16,
-            text_dim=TEXT_DIM,
-            freq_dim=256,
-            ffn_dim=32,
             num_layers=3,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
             rope_max_seq_len=64,
             vace_layers=[0, 2],
             vace_in_channels=96,
