@@ -27,7 +27,7 @@ from generation.expand import MAX_NEW_TOKENS, Expander, model_identity
 from shots.expansion import EXPANSION_VERSION, check_expansion, messages
 from shots.graph import PlannedShot, ShotGraph
 from shots.models import Storyboard
-from shots.prompts import ComposedPrompt, estimate_tokens
+from shots.prompts import estimate_tokens
 from storage.schema import Project, StoryboardVersion
 
 

@@ -31,8 +31,10 @@ from flows.review import (
     ShotReview,
     apply_review,
     check_review,
+    own_text,
     page_url,
     parse_seed,
+    preselected_take,
     reviewable_takes,
     review_summary,
     shot_info,
@@ -62,13 +64,10 @@ def shot_form(info: dict[str, Any], reviewer: str) -> type[RunInput]:
     a select of the shot's takes, the shot's own prompt text and the seed as text, notes, the
     reviewer prefilled."""
     takes = reviewable_takes(info) or [0]
-    chosen = info["chosen"] if info["chosen"] in takes else takes[-1]
-    chosen_take = next((t for t in info["takes"] if t["take"] == chosen), None)
-    own = (chosen_take or {}).get("own_prompt") or info["own_prompt"]
     fields: dict[str, Any] = {
         "decision": (Literal[DECISIONS], Field("approve", description="approve a take, reject the shot, or reroll a new take")),  # type: ignore[valid-type]
-        "take": (Literal[tuple(takes)], Field(chosen, description="the take to approve", json_schema_extra=_select)),  # type: ignore[valid-type]
-        "prompt": (str, Field(own, description="for a reroll: the shot's own text (style and characters are composed around it)")),
+        "take": (Literal[tuple(takes)], Field(preselected_take(info), description="the take to approve", json_schema_extra=_select)),  # type: ignore[valid-type]
+        "prompt": (str, Field(own_text(info), description="for a reroll: the shot's own text (style and characters are composed around it)")),
         "seed": (str, Field("", description="for a reroll: a seed, or empty for the shot's next one")),
         "notes": (str, Field("", description="kept with the decision")),
         "reviewer": (str, Field(reviewer, description="who decides")),
@@ -83,8 +82,7 @@ def answer_review(answer: Any, info: dict[str, Any]) -> tuple[ShotReview | None,
         return None, problem
     take = getattr(answer, "take", None)
     prompt = getattr(answer, "prompt", None)
-    chosen_take = next((t for t in info["takes"] if t["take"] == info["chosen"]), None)
-    own = (chosen_take or {}).get("own_prompt") or info["own_prompt"]
+    own = own_text(info)
     try:
         review = ShotReview(
             decision=answer.decision,
@@ -321,9 +319,5 @@ def _run_input(run: Any, info: dict[str, Any], review: ShotReview, fields: dict[
         entry = {"shot": info["shot"], "decision": review.decision, "take": review.take or 0, "prompt": review.prompt or "",
                  "seed": seed, "notes": review.notes}
         return {"reviewer": review.reviewer, "reviews": [entry]}
-    takes = reviewable_takes(info) or [0]
-    take = review.take or (info["chosen"] if info["chosen"] in takes else takes[-1])
-    chosen = next((t for t in info["takes"] if t["take"] == info["chosen"]), None)
-    own = (chosen or {}).get("own_prompt") or info["own_prompt"]
-    return {"decision": review.decision, "take": take, "prompt": review.prompt or own, "seed": seed,
+    return {"decision": review.decision, "take": review.take or preselected_take(info), "prompt": review.prompt or own_text(info), "seed": seed,
             "notes": review.notes, "reviewer": review.reviewer}

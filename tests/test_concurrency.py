@@ -11,14 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from flows.settings import load_settings
 from flows.store import transaction
 from storage.db import open_database
 from storage.repo import get_project, live_shots
