@@ -7,10 +7,9 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from flows.settings import AppSettings
-from flows.store import decision_info, last_decisions, transaction
+from flows.store import decision_info, last_decisions, storyboard_shots, transaction
 from shots.models import MAX_TEXT
 from storage.repo import (
     add_review,
@@ -22,7 +21,6 @@ from storage.repo import (
     live_shots,
 )
 from storage.artifacts import TakeFiles
-from storage.schema import StoryboardVersion
 from storage.tracking import propagate
 
 Decision = Literal["approve", "reject", "reroll"]
@@ -41,16 +39,9 @@ class ShotReview(BaseModel):
     seed: int | None = Field(default=None, ge=0, lt=2**32)
     notes: str = Field(default="", max_length=MAX_TEXT)
     reviewer: str = Field(default="", max_length=128)
-
-
-def _own_texts(session: Any, project_id: int) -> dict[str, str]:
-    """Each shot's own prompt text, as the newest storyboard version says."""
-    version = session.scalars(
-        select(StoryboardVersion).where(StoryboardVersion.project_id == project_id).order_by(StoryboardVersion.number.desc())
-    ).first()
-    if version is None:
-        return {}
-    return {shot.get("id"): shot.get("prompt", "") for scene in version.parsed.get("scenes", []) for shot in scene.get("shots", [])}
+    anchor: str = Field(default="", max_length=200)
+    """With an approval: a character of the shot whose identity anchor becomes the approved
+    take (its middle frame, the region found by the scorer), as `storyreel anchor` sets it."""
 
 
 def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
@@ -60,7 +51,8 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
     with transaction(settings.database()) as session:
         shot = get_project_shot(session, project, key)
         chosen = shot.chosen_take
-        own = _own_texts(session, shot.project_id).get(shot.key, "")
+        planned = storyboard_shots(session, shot.project_id).get(shot.key, {})
+        own = planned.get("prompt", "")
         last = last_decisions(session, [shot.id]).get(shot.id)
         return {
             "project": project,
@@ -70,6 +62,7 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
             "current": is_current(shot),
             "prompt": shot.prompt,
             "own_prompt": own,
+            "characters": list(planned.get("characters") or []),
             "conditioned_on": shot.conditioned_on,
             "chosen": chosen.attempt if chosen else None,
             "last_decision": decision_info(session, last),
@@ -129,6 +122,12 @@ def check_review(info: dict[str, Any], review: ShotReview) -> str | None:
             return f"take {review.take} cannot be approved: the takes of shot {info['shot']} you can approve are {allowed}"
         if review.take is None and info["chosen"] is None:
             return f"shot {info['shot']} has no take to approve; reroll or reject it"
+    if review.anchor:
+        if review.anchor not in info["characters"]:
+            allowed = ", ".join(info["characters"]) or "none"
+            return f"{review.anchor!r} cannot be anchored on shot {info['shot']}: its characters are {allowed}"
+        if review.decision != "approve":
+            return f"an anchor is set with an approval; to anchor {review.anchor}, approve a take"
     if review.decision == "reroll" and review.prompt is not None and not review.prompt.strip():
         return "the prompt is empty; leave it as it is to keep the shot's text"
     return None
@@ -164,7 +163,22 @@ def apply_review(settings: AppSettings, project: str, key: str, review: ShotRevi
 
     engine = settings.database()
     with hold(engine, project, scope=shot_scope(key), purpose="review"):
+        if review.anchor:  # first: an anchor that cannot be set leaves the decision unstored, to be asked again
+            _anchor(settings, project, key, review)
         return _apply(engine, project, key, review)
+
+
+def _anchor(settings: AppSettings, project: str, key: str, review: ShotReview) -> None:
+    """Make the take this review approves the anchor of ``review.anchor``."""
+    from flows.anchors import set_take_anchor
+
+    attempt = review.take
+    if attempt is None:
+        with transaction(settings.database()) as session:
+            chosen = get_project_shot(session, project, key).chosen_take
+            attempt = chosen.attempt if chosen else None
+    if attempt is not None:  # no take to approve: the approval itself says so
+        set_take_anchor(settings, project, review.anchor, key, attempt, None, None, review.reviewer)
 
 
 def _apply(engine: Any, project: str, key: str, review: ShotReview) -> list[str]:
@@ -172,7 +186,7 @@ def _apply(engine: Any, project: str, key: str, review: ShotReview) -> list[str]
         record = get_project(session, project)
         shot = get_shot(session, record, key)
         take = get_take(session, shot, review.take) if review.take is not None else None
-        changes = {k: v for k, v in (("prompt", review.prompt), ("seed", review.seed)) if v is not None}
+        changes = {k: v for k, v in (("prompt", review.prompt), ("seed", review.seed), ("anchor", review.anchor or None)) if v is not None}
         add_review(session, shot, review.decision, take, review.notes, review.reviewer, changes)
         result = propagate(session, record)
     return [k for k, (state, _) in result.items() if state == "stale"]
@@ -193,17 +207,17 @@ def _scores_line(take: dict[str, Any]) -> str:
 
 
 def review_summary(info: dict[str, Any], page: str | None, problem: str | None = None) -> str:
-    """The few lines above the Prefect form (its box is small): the shot, its verdict, the
-    chosen take's key scores, and the review page."""
+    """The few lines above the Prefect form (its box is small, and shows the top): what could not
+    be applied, the review page, then the shot, its verdict and the chosen take's key scores."""
     chosen = chosen_take(info)
     lines = []
     if problem:
         lines.append(f"**Not applied:** {problem}. Choose again.")
+    if page:
+        lines.append(f"[Open the review page: every take playing side by side]({page})")
     if chosen:
         verdict = "passed" if chosen["passed"] else "best of failed" if chosen["passed"] is False else "scored"
         lines.append(f"**Shot {info['shot']}** — take {chosen['take']} of {len(info['takes'])}, {verdict}: {_scores_line(chosen)}")
     else:
         lines.append(f"**Shot {info['shot']}** — no take to approve ({info['status']})")
-    if page:
-        lines.append(f"[Open the review page: every take playing side by side]({page})")
     return "\n\n".join(lines)

@@ -67,11 +67,14 @@ def shot_form(info: dict[str, Any], reviewer: str) -> type[RunInput]:
     fields: dict[str, Any] = {
         "decision": (Literal[DECISIONS], Field("approve", description="approve a take, reject the shot, or reroll a new take")),  # type: ignore[valid-type]
         "take": (Literal[tuple(takes)], Field(preselected_take(info), description="the take to approve", json_schema_extra=_select)),  # type: ignore[valid-type]
-        "prompt": (str, Field(own_text(info), description="for a reroll: the shot's own text (style and characters are composed around it)")),
+        "prompt": (str, Field(own_text(info), description="for a reroll: the shot's own text, characters added")),
         "seed": (str, Field("", description="for a reroll: a seed, or empty for the shot's next one")),
         "notes": (str, Field("", description="kept with the decision")),
         "reviewer": (str, Field(reviewer, description="who decides")),
     }
+    if info["characters"]:
+        fields["anchor"] = (Literal[("", *info["characters"])], Field(  # type: ignore[misc]
+            "", description="with approve: this take becomes the character's anchor"))
     return create_model("ShotReviewForm", __base__=RunInput, **fields)
 
 
@@ -91,6 +94,7 @@ def answer_review(answer: Any, info: dict[str, Any]) -> tuple[ShotReview | None,
             seed=seed if answer.decision == "reroll" else None,
             notes=getattr(answer, "notes", "") or "",
             reviewer=getattr(answer, "reviewer", "") or "",
+            anchor=getattr(answer, "anchor", "") or "",
         )
     except ValueError as exc:
         return None, str(exc).splitlines()[-1]
@@ -195,6 +199,7 @@ class BatchEntry(BaseModel):
     prompt: str = ""
     seed: str = ""
     notes: str = ""
+    anchor: str = ""
 
 
 class BatchReviewInput(RunInput):
@@ -282,7 +287,8 @@ def decide(settings: Any, project: str, key: str, fields: dict[str, str], api_ur
 
     info = shot_info(settings, project, key)
     answer = SimpleNamespace(decision=fields.get("decision", ""), take=_whole(fields.get("take")), prompt=fields.get("prompt"),
-                             seed=fields.get("seed", ""), notes=fields.get("notes", ""), reviewer=fields.get("reviewer", ""))
+                             seed=fields.get("seed", ""), notes=fields.get("notes", ""), reviewer=fields.get("reviewer", ""),
+                             anchor=fields.get("anchor", ""))
     if answer.decision not in DECISIONS:
         return f"decision {answer.decision!r} is not one of {', '.join(DECISIONS)}", False
     review, problem = answer_review(answer, info)
@@ -317,7 +323,8 @@ def _run_input(run: Any, info: dict[str, Any], review: ShotReview, fields: dict[
     seed = fields.get("seed", "").strip()
     if BATCH_TAG in run.tags:
         entry = {"shot": info["shot"], "decision": review.decision, "take": review.take or 0, "prompt": review.prompt or "",
-                 "seed": seed, "notes": review.notes}
+                 "seed": seed, "notes": review.notes, "anchor": review.anchor}
         return {"reviewer": review.reviewer, "reviews": [entry]}
-    return {"decision": review.decision, "take": review.take or preselected_take(info), "prompt": review.prompt or own_text(info), "seed": seed,
-            "notes": review.notes, "reviewer": review.reviewer}
+    answer = {"decision": review.decision, "take": review.take or preselected_take(info), "prompt": review.prompt or own_text(info),
+              "seed": seed, "notes": review.notes, "reviewer": review.reviewer}
+    return {**answer, "anchor": review.anchor} if info["characters"] else answer  # the form has the field only then

@@ -52,7 +52,7 @@ figcaption{font-size:12px;color:#9a9ca5}
 .strip a.here img{border-color:#6c8cff}
 form{margin:0} .decide{display:flex;flex-wrap:wrap;gap:16px;margin-top:8px}
 .decide form{background:#20232b;border:1px solid #30343e;border-radius:8px;padding:10px 12px}
-input,textarea{background:#111318;color:#e8e8ea;border:1px solid #3a3f4b;border-radius:4px;padding:5px;font:inherit}
+input,textarea,select{background:#111318;color:#e8e8ea;border:1px solid #3a3f4b;border-radius:4px;padding:5px;font:inherit}
 textarea{width:420px;height:64px}
 button{background:#3355cc;color:#fff;border:0;border-radius:5px;padding:6px 14px;font:inherit;cursor:pointer}
 button.reject{background:#a33a48} button.reroll{background:#5a5f70}
@@ -105,8 +105,12 @@ def _take_card(info: dict[str, Any], take: dict[str, Any], allowed: list[int], r
     stale = "" if take["current"] else ' · <span class="muted">older inputs</span>'
     button = ""
     if take["take"] in allowed:
+        anchor = ""
+        if info["characters"]:  # as the Prefect form's anchor field, and `storyreel anchor`
+            options = "".join(f'<option value="{escape(c)}">and make it {escape(c)}\'s anchor</option>' for c in info["characters"])
+            anchor = f'<p><select name="anchor"><option value="">anchors as they are</option>{options}</select></p>'
         button = (f'<form method="post"><input type="hidden" name="decision" value="approve">'
-                  f'<input type="hidden" name="take" value="{take["take"]}">{_reviewer_input(reviewer)}'
+                  f'<input type="hidden" name="take" value="{take["take"]}">{_reviewer_input(reviewer)}{anchor}'
                   f'<button type="submit" data-approve="{take["take"]}">Approve take {take["take"]}</button></form>')
     error = f'<p class="fail">{escape(take["error"])}</p>' if take.get("error") else ""
     return (f'<div class="take{" chosen" if chosen else ""}" id="take-{take["take"]}"><strong>Take {take["take"]}</strong>'

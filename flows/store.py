@@ -82,14 +82,19 @@ def submit_file(
     return project, board, graph, changes
 
 
-def characters_by_shot(session: Session, project: Project) -> dict[str, list[str]]:
-    """The characters of each shot, as the newest storyboard version says."""
+def storyboard_shots(session: Session, project_id: int) -> dict[str, dict[str, Any]]:
+    """Each shot as the newest storyboard version parsed it (its own prompt, characters, …)."""
     version = session.scalars(
-        select(StoryboardVersion).where(StoryboardVersion.project_id == project.id).order_by(StoryboardVersion.number.desc())
+        select(StoryboardVersion).where(StoryboardVersion.project_id == project_id).order_by(StoryboardVersion.number.desc())
     ).first()
     if version is None:
         return {}
-    return {shot.get("id"): list(shot.get("characters") or []) for scene in version.parsed.get("scenes", []) for shot in scene.get("shots", [])}
+    return {shot.get("id"): shot for scene in version.parsed.get("scenes", []) for shot in scene.get("shots", [])}
+
+
+def characters_by_shot(session: Session, project: Project) -> dict[str, list[str]]:
+    """The characters of each shot, as the newest storyboard version says."""
+    return {key: list(shot.get("characters") or []) for key, shot in storyboard_shots(session, project.id).items()}
 
 
 def lease_info(lease: Lease | None) -> dict[str, Any] | None:

@@ -74,6 +74,7 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     assert props["decision"]["enum"] == ["approve", "reject", "reroll"] and props["take"]["enum"] == [1]
     assert props["prompt"]["default"] == "a red circle moves right"  # the shot's own text, not the composed prompt
     assert props["reviewer"]["default"] == "ed" and props["seed"]["type"] == "string"
+    assert props["anchor"]["enum"] == ["", "red"] and props["anchor"]["default"] == ""  # shot a's character
     assert not any("anyOf" in p for p in props.values())  # no "int | None" toggles
     # take 99 is refused by the form's schema: the run stays paused, asking again
     with pytest.raises(RuntimeError, match="take"):
@@ -89,7 +90,7 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     time.sleep(1.5)
     run = _paused_run()
     assert "take 2 of 2" in _description(run)
-    resume_flow_run(run.id, run_input={"decision": "approve", "take": 2, "reviewer": "ed"})
+    resume_flow_run(run.id, run_input={"decision": "approve", "take": 2, "reviewer": "ed", "anchor": "red"})
     # shot b: reject → the chain ends there; shot c (next chain): approve
     time.sleep(1.5)
     resume_flow_run(_paused_run().id, run_input={"decision": "reject", "notes": "wrong", "reviewer": "ed"})
@@ -107,6 +108,8 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     assert takes["a"][1].params["action"] == "a red circle moves left"
     rows = {r["id"]: r for r in project_status(film["settings"], "film")}
     assert (rows["a"]["status"], rows["a"]["chosen_take"]) == ("approved", 2)
+    anchor = rows["a"]["anchors"]["red"]  # the form's anchor field: red is judged against take 2 of a now
+    assert (anchor["shot"], anchor["take"], anchor["set_by"]) == ("a", 2, "person:ed")
     assert rows["b"]["status"] == "rejected" and rows["b"]["chosen_take"] is None
     assert rows["b"]["review"]["decision"] == "reject" and rows["b"]["review"]["notes"] == "wrong" and rows["b"]["review"]["reviewer"] == "ed"
     assert summary["cut"] is None  # a rejected shot leaves no complete cut

@@ -86,6 +86,10 @@ def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: 
     # a decision from another site is refused; a take that is not there is not applied
     assert _request(page, "POST", "/review/film/a", {"decision": "approve", "take": "1"}, {"Origin": "http://evil.example"})[0] == 403
     assert _decide(page, "/review/film/a", decision="approve", take="99").startswith("Not applied: take 99 cannot be approved")
+    assert _decide(page, "/review/film/a", decision="approve", take="1", anchor="zz").startswith(
+        "Not applied: 'zz' cannot be anchored on shot a: its characters are red")
+    assert "an anchor is set with an approval" in _decide(page, "/review/film/a", decision="reject", anchor="red")
+    assert "and make it red's anchor" in html
     assert _paused_run().id == run.id and _reviews(film) == []
     # approve → the waiting run resumes with the form's input and stores the Review itself
     said = _decide(page, "/review/film/a", decision="approve", take="1", reviewer="mara")
@@ -114,8 +118,12 @@ def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: 
         request = s.scalars(sa.select(RenderRequest)).one()
         assert (request.shot_key, request.prompt, request.seed, request.status) == ("b", "a red circle shrinks", 77, "queued")
     assert _reviews(film)[-1] == ("b", "reroll", "mara")
+    said = _decide(page, "/review/film/a", decision="approve", take="1", anchor="red", reviewer="mara")
+    assert said.startswith("Recorded: approve take 1 of a")
     rows = {r["id"]: r for r in project_status(film["settings"], "film")}
     assert rows["b"]["review"]["decision"] == "reroll" and rows["a"]["review"]["reviewer"] == "mara"
+    red = rows["a"]["anchors"]["red"]
+    assert (red["shot"], red["take"], red["set_by"]) == ("a", 1, "person:mara")
     html = _request(page, "GET", "/review/film")[1]
     assert "reroll by mara" in html and "approve by mara" in html
     code, out, _ = run_cli("status", "film", "--home", str(film["home"]), "--json")
