@@ -94,4 +94,13 @@ def _read_sidecar(path: Path) -> tuple[dict[str, Any], dict[Any, int]]:
                 file=str(path),
                 line=lines.get((key,)),
             )
+    characters = data.get("characters")
+    if isinstance(characters, dict):
+        for cid in characters:
+            if not isinstance(cid, str):
+                raise StoryboardError(
+                    f"character id {cid!r} must be a word (letters, digits, '_', '.', '-'), not a number or true/false",
+                    file=str(path),
+                    line=lines.get(("characters", str(cid))) or lines.get(("characters",)),
+                )
     return data, lines

@@ -264,11 +264,18 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
 def _expanded_size(root: yaml.Node) -> int:
     """Nodes of the document with every alias expanded, counted without expanding them."""
     sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted: the path from the root
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
         if id(node) in sizes:
             continue
+        if not done and id(node) in open_:  # reached again from inside itself: `x: &r [*r]`
+            raise StoryboardError(
+                "a YAML alias refers to the block it is in (an endless value); write the values out",
+                line=node.start_mark.line + 1,
+            )
+        open_.add(id(node))
         children: list[yaml.Node] = []
         if isinstance(node, yaml.MappingNode):
             children = [n for pair in node.value for n in pair]

@@ -182,3 +182,19 @@ def test_read_commands_create_no_database_or_home(tmp_path: Path, monkeypatch: p
     assert list(tmp_path.iterdir()) == []  # no ./projects, no storyreel.db
     if command != "projects":
         assert "no storyreel database at" in err
+
+
+def test_a_self_referencing_alias_is_refused_not_expanded(write) -> None:
+    """``x: &r [*r]`` is an endless value: refused at its line, never walked."""
+    _refused(write("cycle.yaml", "title: t\nx: &r [*r]\nshots:\n  - {id: a, prompt: x}\n"), "refers to the block it is in", 2)
+    _refused(write("deep.yaml", "title: t\nx: &r {a: [1, {b: *r}]}\nshots:\n  - {id: a, prompt: x}\n"), "refers to the block it is in", 2)
+
+
+@pytest.mark.parametrize("suffix", [".fountain", ".csv"])
+def test_a_sidecar_character_id_that_is_not_a_word(write, suffix: str) -> None:
+    body = "INT. A - DAY\n\nBob walks.\n" if suffix == ".fountain" else "scene,shot,description\n1,s1,a walk\n"
+    board = write(f"film{suffix}", body)
+    write(f"film{suffix}.yaml", "title: t\ncharacters:\n  1: {description: x}\n")
+    code, err = _check("validate", str(board))
+    assert code == 2 and err.startswith(f"Error: {board}.yaml:3:"), err
+    assert "character id 1 must be a word" in err and "unknown metric" not in err
