@@ -8,8 +8,9 @@
 | `group_offload` | layers streamed from CPU memory as they run (`enable_group_offload`, leaf level, CUDA streams): the least device memory | CUDA |
 | `auto`          | `choose_memory`: `full` when the weights (at the compute dtype) take at most `FULL_SHARE` of the free device memory, else `fp8_storage` when half of them fit, else `group_offload`; `full` on the CPU | — |
 
-A CUDA out-of-memory error steps down the ladder `full` → `fp8_storage` → `group_offload`
-(with VAE tiling) and renders again.
+A CUDA out-of-memory error steps down the ladder `full` → `fp8_storage` → `model_offload` →
+`group_offload`, each step keeping less of the weights on the device (with VAE tiling from the
+first step), and renders again; `group_offload` is the bottom.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 from shots.errors import ConfigError
 
 MODES = ("auto", "full", "model_offload", "group_offload", "fp8_storage")
-LADDER = ("full", "fp8_storage", "group_offload")
+LADDER = ("full", "fp8_storage", "model_offload", "group_offload")
+"""Memory modes from the most device memory to the least."""
 CUDA_ONLY = ("model_offload", "group_offload")
 FULL_SHARE = 0.8
 """Weights may take this share of free device memory and still run ``full``; the rest is for
@@ -85,8 +87,11 @@ def free_device_memory(device: str) -> int | None:
 
 
 def step_down(mode: str) -> str | None:
-    """The next mode down the out-of-memory ladder (None at the bottom)."""
-    index = LADDER.index(mode) if mode in LADDER else 0
+    """The next mode down the out-of-memory ladder: one that keeps less on the device (None at
+    the bottom, and for a mode that is not on the ladder, ``auto``, which is resolved first)."""
+    if mode not in LADDER:
+        return None
+    index = LADDER.index(mode)
     return LADDER[index + 1] if index + 1 < len(LADDER) else None
 
 

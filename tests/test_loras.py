@@ -116,6 +116,18 @@ def test_auto_memory_chooses_by_free_memory() -> None:
     assert choose_memory("fp8_storage", "cuda", weights, 1) == "fp8_storage"  # asked for: not second-guessed
 
 
+def test_the_out_of_memory_ladder_keeps_less_on_the_device_at_every_step() -> None:
+    from generation.memory import LADDER, step_down
+
+    steps, mode = [], "full"
+    while (mode := step_down(mode)) is not None:
+        steps.append(mode)
+    assert steps == ["fp8_storage", "model_offload", "group_offload"]
+    assert step_down("model_offload") == "group_offload"  # never back up to all weights on the device
+    assert step_down("group_offload") is None and step_down("auto") is None
+    assert list(LADDER) == ["full", *steps]
+
+
 def test_guidance_at_most_one_runs_the_transformer_half_as_often(tiny_models) -> None:
     loaded = load_pipeline(str(tiny_models["wan"]))
     calls = []
