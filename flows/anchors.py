@@ -1,6 +1,7 @@
 """Character anchors in a render: kept in step with the storyboard, frozen, used, re-judged.
 
-Each character has one identity anchor (`consistency.identity`): its ``reference`` image, else
+Each character has one identity anchor per look (`consistency.identity`; keyed ``will`` for the
+base look and ``will@sc12`` for a later one, `shots.looks.identity_key`): its ``reference`` image, else
 — frozen when first available — a frame of the chosen take of its first appearance (approved;
 in an unreviewed run, the first chosen take that passed its checks); a person may replace it
 (`storyreel anchor`). Identity scores record the anchor they were judged against: a replaced
@@ -29,6 +30,7 @@ from generation.encode import read_video
 from generation.frames import load_image
 from shots.checks import resolve_asset
 from shots.graph import PlannedShot
+from shots.looks import identities, look_by_key
 from storage.anchors import current_anchors, set_anchor
 from storage.artifacts import ArtifactStore
 from storage.leases import Holder
@@ -86,7 +88,8 @@ def run_anchors(ctx: RenderContext, session: Session) -> dict[str, Anchor]:
 def shot_anchors(ctx: RenderContext, session: Session, planned: PlannedShot) -> tuple[CharacterAnchor, ...]:
     """The run's anchors of the characters present in a shot (those that have one)."""
     anchors = run_anchors(ctx, session)
-    return tuple(load_ref(ctx, anchors[cid]) for cid in planned.characters if cid in anchors)
+    keys = identities(planned.characters, planned.looks).values()
+    return tuple(load_ref(ctx, anchors[key]) for key in keys if key in anchors)
 
 
 def reference_images(ctx: RenderContext, session: Session, planned: PlannedShot) -> tuple[np.ndarray, ...]:
@@ -94,12 +97,12 @@ def reference_images(ctx: RenderContext, session: Session, planned: PlannedShot)
     reference image, else its anchor's portrait."""
     anchors = run_anchors(ctx, session)
     images = []
-    for cid in planned.characters:
-        character = ctx.board.characters[cid]
-        if character.reference:
-            images.append(load_image(resolve_asset(ctx.base_dir, character.reference), planned.width, planned.height))
-        elif cid in anchors:
-            images.append(load_ref(ctx, anchors[cid]).image)
+    for key in identities(planned.characters, planned.looks).values():
+        look = look_by_key(ctx.board, key)
+        if look.reference:
+            images.append(load_image(resolve_asset(ctx.base_dir, look.reference), planned.width, planned.height))
+        elif key in anchors:
+            images.append(load_ref(ctx, anchors[key]).image)
     return tuple(images)
 
 
@@ -127,19 +130,25 @@ def sync_references(ctx: RenderContext, session: Session, project: Project) -> l
     reference file (or path) replaces it. Returns the characters whose anchor changed."""
     anchors = current_anchors(session, project)
     changed = []
-    for cid, character in ctx.board.characters.items():
-        if not character.reference:
+    for key in _identities(ctx):
+        reference = look_by_key(ctx.board, key).reference
+        if not reference:
             continue
-        planned = next((p for p in ctx.graph.shots if cid in p.characters), ctx.graph.shots[0])
-        image = portrait(load_image(resolve_asset(ctx.base_dir, character.reference), planned.width, planned.height))
-        current = anchors.get(cid)
+        planned = next((p for p in ctx.graph.shots if key in identities(p.characters, p.looks).values()), ctx.graph.shots[0])
+        image = portrait(load_image(resolve_asset(ctx.base_dir, reference), planned.width, planned.height))
+        current = anchors.get(key)
         if current is not None and current.source == "reference" and current.sha256 == hashlib.sha256(_png(image)).hexdigest():
             continue
-        relative, digest = _store_portrait(ctx.store, ctx.job.project, cid, ctx.job.lease_token or "shared", image)
-        set_anchor(session, project, cid, source="reference", reference=character.reference, image_path=relative,
+        relative, digest = _store_portrait(ctx.store, ctx.job.project, key, ctx.job.lease_token or "shared", image)
+        set_anchor(session, project, key, source="reference", reference=reference, image_path=relative,
                    sha256=digest, set_by="storyboard")
-        changed.append(cid)
+        changed.append(key)
     return changed
+
+
+def _identities(ctx: RenderContext) -> list[str]:
+    """Every identity the storyboard's shots show (a character in each of its looks), in story order."""
+    return list(dict.fromkeys(key for p in ctx.graph.shots for key in identities(p.characters, p.looks).values()))
 
 
 def anchor_from_take(ctx_store: ArtifactStore, embedder: Embedder, session: Session, project: Project, character: str,
@@ -173,17 +182,18 @@ def freeze_anchors(ctx: RenderContext) -> list[str]:
         project = get_project(session, ctx.job.project)
         anchors = current_anchors(session, project)
         shots = {s.key: s for s in live_shots(session, project)}
-        for cid, character in ctx.board.characters.items():
-            if cid in anchors or character.reference:
+        for key in _identities(ctx):
+            look = look_by_key(ctx.board, key)
+            if key in anchors or look.reference:
                 continue
-            for planned in (p for p in ctx.graph.shots if cid in p.characters):
+            for planned in (p for p in ctx.graph.shots if key in identities(p.characters, p.looks).values()):
                 shot = shots.get(planned.id)
                 if shot is None:
                     break
                 if _accepted(shot, approval):
-                    anchor_from_take(ctx.store, embedder_for(ctx), session, project, cid, character.description, shot.chosen_take,
+                    anchor_from_take(ctx.store, embedder_for(ctx), session, project, key, look.description, shot.chosen_take,
                                      token=ctx.job.lease_token or "shared")
-                    frozen.append(cid)
+                    frozen.append(key)
                     break
                 if shot.status in ("pending", "rendering", "stale") or (shot.status == "scored" and approval):
                     break  # an earlier appearance is not settled yet: its take may be the one
@@ -204,7 +214,8 @@ def rescore_identity(ctx: RenderContext) -> list[str]:
             planned = ctx.graph.shot(shot.key) if shot.key in {p.id for p in ctx.graph.shots} else None
             if planned is None:
                 continue
-            present = {cid: anchors[cid] for cid in planned.characters if cid in anchors}
+            keys = identities(planned.characters, planned.looks).values()
+            present = {key: anchors[key] for key in keys if key in anchors}
             now = {cid: a.sha256 for cid, a in present.items()}
             takes = [t for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
             stale = [t for t in takes if _judged_against(t) != now]
@@ -270,9 +281,11 @@ def set_take_anchor(settings: AppSettings, project: str, character: str, shot: s
         version = session.scalars(select(StoryboardVersion).where(StoryboardVersion.project_id == record.id)
                                   .order_by(StoryboardVersion.number.desc())).first()
         board = Storyboard.model_validate(version.parsed)
-        if character not in board.characters:
+        try:
+            look = look_by_key(board, character)
+        except (KeyError, StopIteration):
             known = ", ".join(sorted(board.characters)) or "none"
-            raise NotFound(f"project {project!r} has no character {character!r}; its characters: {known}")
+            raise NotFound(f"project {project!r} has no character {character!r} (a look is CHARACTER@LOOK); its characters: {known}") from None
         target = get_take(session, get_shot(session, record, shot), attempt)
         if target.status != "scored":
             raise ConfigError(f"take {attempt} of {shot} is {target.status}; anchor on a scored take")
@@ -288,7 +301,7 @@ def set_take_anchor(settings: AppSettings, project: str, character: str, shot: s
         scorer = settings.resolve_scorer(board.settings.scorer)
         store, token = settings.artifacts(), Holder.here().token
         try:
-            return anchor_from_take(store, load_embedder(scorer, "cpu"), session, record, character, board.characters[character].description,
+            return anchor_from_take(store, load_embedder(scorer, "cpu"), session, record, character, look.description,
                                     target, index, box, set_by=f"person:{by}" if by else "person", token=token)
         finally:
             store.drop_staging(project, token)

@@ -27,7 +27,7 @@ from generation.expand import MAX_NEW_TOKENS, Expander, model_identity
 from shots.expansion import EXPANSION_VERSION, check_expansion, messages
 from shots.graph import PlannedShot, ShotGraph
 from shots.models import Storyboard
-from shots.prompts import estimate_tokens
+from shots.prompts import estimate_tokens, shot_descriptions
 from storage.schema import Project, StoryboardVersion
 
 
@@ -78,7 +78,7 @@ def _expanded(planned: PlannedShot, composed: str, answer: str | None, problem: 
 def _checks(board: Storyboard, planned: PlannedShot) -> tuple[list[str], list[str]]:
     """What an expansion of this shot must keep (its characters' descriptions) and must not
     bring in (the other characters' names and descriptions)."""
-    keep = [board.characters[c].description.strip(" .") for c in planned.characters]
+    keep = list(shot_descriptions(board, board.shot(planned.id)).values())
     absent = [
         text
         for cid, character in board.characters.items()

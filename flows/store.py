@@ -19,6 +19,7 @@ from shots.errors import ConfigError
 from shots.graph import ShotGraph, plan_storyboard
 from shots.loading import load_storyboard
 from shots.models import Storyboard
+from shots.looks import split_identity
 from storage.artifacts import project_name_problem
 from storage.repo import get_project, is_current, live_shots, render_seconds
 from storage.anchors import anchor_info, current_anchors
@@ -187,7 +188,8 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
                     "video": take.media_path if take else None,
                     "lease": lease_info(holder_of(session, project, shot_scope(shot.key))) or busy,
                     "characters": cast.get(shot.key, []),
-                    "anchors": {cid: anchors[cid] for cid in cast.get(shot.key, []) if cid in anchors},
+                    # Every look's anchor of the present characters (``will``, ``will@sc12``).
+                    "anchors": {key: info for key, info in anchors.items() if split_identity(key)[0] in cast.get(shot.key, [])},
                     "review": decision_info(session, decisions.get(shot.id)),
                 }
             )

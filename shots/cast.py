@@ -1,21 +1,15 @@
-"""Who a character is and where a text refers to one: descriptions read from the sentence that
-introduces a character, names matched in action text, pronouns.
+"""Where a text refers to a character: capital runs that may be names, names matched in action
+text, pronouns, who is in each shot of a scene (`shots.intros` reads what an introduction says).
 
-A screenplay introduces a character once, in capitals, with a few words about them:
-
-- an appositive: ``JUNE HARLOW, a lanky mechanic in oil-stained overalls, slides …``
-- a relative clause: ``PIKE, who has fished this bay for forty years, …``
-- a phrase before the name: ``A woman in her forties named ANA …``, ``A mechanic, JUNE, …``
-- the name as the phrase: ``An EXTREMELY HANDSOME MAN drinks a beer.``
-
-`describe` reads those; a name with none of them has no description (the caller falls back
-to the name and says so). Everything here is string scanning, linear in the text.
+Everything here is string scanning, linear in the text.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from shots.grammar import article, gender
 
 DETERMINERS = frozenset(
     "a an the his her their its my your our one two three four five some this that these those another every".split()
@@ -24,24 +18,10 @@ PREPOSITIONS = frozenset(
     "in on at with of from to into under over by for near behind beside without about across along around "
     "through like as wearing".split()
 )
-_NUMBERS = frozenset("two three four five six seven eight nine ten several many few".split())
-_VERBS = frozenset("is are was were has had have does did can will would could gets got".split())
-_WORN = frozenset(
-    "overalls jeans glasses sunglasses goggles boots pants trousers shorts sneakers gloves clothes shoes braids "
-    "curls freckles tattoos earrings sandals slippers socks heels dreadlocks whiskers sideburns dress".split()
-)
 _NOT_DESCRIPTIONS = frozenset(
     "and or but then however too again still now meanwhile though as while when if so yes no".split()
 )
 _SHORT_STOP = frozenset("in on at with of from who whose that wearing named called and or , ;".split()) | PREPOSITIONS
-_FEMALE = frozenset(
-    "woman women girl she her herself mother mom lady queen wife daughter sister actress heroine grandmother "
-    "grandma aunt niece female businesswoman waitress widow bride nun princess duchess".split()
-)
-_MALE = frozenset(
-    "man men boy he him his himself father dad gentleman king husband son brother actor hero grandfather grandpa "
-    "uncle nephew male businessman waiter widower groom monk prince duke guy".split()
-)
 PRONOUNS = {
     "she": "f", "her": "f", "hers": "f", "herself": "f",
     "he": "m", "him": "m", "his": "m", "himself": "m",
@@ -50,15 +30,12 @@ PRONOUNS = {
 SUBJECT = frozenset({"she", "he"})
 OBJECT = frozenset({"him", "her", "them"})
 HONORIFICS = frozenset({"MR", "MRS", "MS", "MISS", "DR", "SIR", "MADAM"})
-MAX_WORDS = 30
-"""Longest description read from a screenplay, in words."""
 MAX_NAME_WORDS = 6
 _REACH = 2000
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’.-][A-Za-z0-9]+)*['’]?")
 _WORD = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-_CLAUSE_BREAKS = (",", ";", ":", " --", " —", "—", "(")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ'’-")
 _PUNCT = ".,;:!?\"()[]*_"
 
@@ -127,7 +104,7 @@ def alias_of(cue: tuple[str, ...], run: tuple[str, ...]) -> bool:
     return bool(cue) and len(cue) <= len(run) and (run[: len(cue)] == cue or run[-len(cue) :] == cue)
 
 
-def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The bounds of the sentence holding ``text[start:end]``, looking at most `_REACH`
     characters either way (a description is close to its name; a hostile paragraph without
     full stops must not make every look a scan of the whole text)."""
@@ -137,118 +114,20 @@ def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return s0, (found.start() if found else min(len(text), end + _REACH))
 
 
-def _clean(words: list[str]) -> str:
-    """Words as a description: capitals lowered (``RED`` → ``red``), no trailing punctuation."""
-    out = [w.lower() if len(w) > 1 and w.isupper() else w for w in words[:MAX_WORDS]]
-    if out and out[0].lower() in DETERMINERS:
-        out[0] = out[0].lower()
-    return " ".join(out).strip(" .,;:!?-—")
-
-
-def _until_verb(words: list[str]) -> list[str]:
-    """The words of a description up to the verb of its sentence (present tense, as screenplays
-    are written): ``a keeper in a red scarf climbs the stairs`` → ``a keeper in a red scarf``."""
-    for i, raw in enumerate(words):
-        word = raw.lower().strip(".,!?;:")
-        if i == 0:
-            continue
-        if word in _VERBS:
-            return words[:i]
-        plural_like = word.endswith("s") and not word.endswith(("ss", "us", "'s", "’s")) and len(word) > 3
-        if plural_like and word not in _WORN and words[i - 1].lower() not in DETERMINERS | PREPOSITIONS | _NUMBERS:
-            following = words[i + 1].lower().strip(".,!?;:") if i + 1 < len(words) else ""
-            if not (following.endswith("s") and following not in _VERBS and following not in PREPOSITIONS):
-                return words[:i]
-    return words
-
-
-def _clause_after(text: str) -> tuple[str, bool]:
-    """Text up to the next clause break, and whether a break closed it."""
-    cut = min((i for i in (text.find(b) for b in _CLAUSE_BREAKS) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
-
-
-def _phrase_start(clause: str) -> str | None:
-    """``across the street a woman in a red coat`` → ``a woman in a red coat``: from the first
-    article of a clause."""
-    words = clause.split()
-    for i, word in enumerate(words):
-        if word.lower() in {"a", "an", "the"}:
-            return " ".join(words[i:])
-    return None
-
-
-def describe(text: str, run: Run, other_names: frozenset[str] = frozenset()) -> tuple[str, str] | None:
-    """The description a sentence gives of the name at ``run``, and how it gave it
-    (``appositive``, ``relative clause``, ``named``, ``phrase``); None when it gives none.
-
-    Args:
-        text: The paragraph the name is in.
-        run: The name's place in ``text``.
-        other_names: Upper-case words of other characters' names: an appositive naming one of
-            them is a list of people (``BRICK, STEEL and DAN``), not a description.
-    """
-    s0, s1 = _sentence(text, run.start, run.end)
-    before, after = text[s0 : run.start], text[run.end : s1]
-    if before.rstrip().endswith(",") and after.startswith((",", " ")):
-        clause = before.rstrip()[:-1]
-        clause = clause[max(clause.rfind(b) for b in (",", ";", ":")) + 1 :]
-        phrase = _phrase_start(clause)
-        if phrase and phrase.split()[0].lower() in {"a", "an"} and clause.split()[0].lower() in {"a", "an"}:
-            return _clean(phrase.split()), "appositive"  # A mechanic, JUNE, wipes …
-    if after.startswith(","):
-        piece, closed = _clause_after(after[1:].strip())
-        words = piece.split()
-        if words and words[0].lower() in {"who", "whose"}:
-            return _clean(["someone", *words]), "relative clause"
-        if not closed:
-            words = _until_verb(words)
-        first = words[0].lower() if words else ""
-        named_other = any(w.strip(".,'’")[:1].isupper() and w.strip(".,'’").upper() in other_names for w in words)
-        if words and first not in _NOT_DESCRIPTIONS and not named_other:
-            return _clean(words), "appositive"
-    lowered = before.lower()
-    for link in (" named ", " called "):
-        if lowered.endswith(link):
-            clause = before[: -len(link)]
-            clause = clause[max(clause.rfind(b) for b in (",", ";", ":")) + 1 :]
-            phrase = _phrase_start(clause)
-            if phrase:
-                return _clean(phrase.split()), "named"
-    article = lowered.rstrip().rsplit(" ", 1)[-1] if lowered.strip() else ""
-    if article in {"a", "an"} and lowered.endswith(" "):
-        return _clean([article, *run.words]), "phrase"
-    return None
-
-
-def introduces_someone(found: tuple[str, str]) -> bool:
-    """Whether a description read beside a name that nobody speaks is surely a person's: a
-    relative clause, a "named" phrase, or an appositive that opens with an article
-    (``THE HARBOURMASTER, a stout man, …``; ``Mom's PORSCHE, Steel at the wheel`` is not)."""
-    description, how = found
-    first = description.split()[0].lower() if description.split() else ""
-    return how in {"relative clause", "named"} or how == "appositive" and first in {"a", "an", "the"}
-
-
-def gender(description: str) -> str | None:
-    """``f``, ``m`` or None, from the words of a description."""
-    words = set(re.findall(r"[a-z]+", description.lower()))
-    female, male = bool(words & _FEMALE), bool(words & _MALE)
-    return "f" if female and not male else "m" if male and not female else None
-
-
 def with_article(description: str) -> str:
     """A description as a noun phrase: ``retired police detective`` → ``a retired police detective``."""
     first = description.split()[0].lower() if description.split() else ""
     if first in DETERMINERS or first in {"someone", "somebody"} or description[:1].isupper():
         return description
-    return ("an " if first[:1] in "aeiou" else "a ") + description
+    return f"{article(description)} {description}"
 
 
 def short_phrase(description: str) -> str:
     """How a prompt refers to a character it has described: ``a lanky mechanic in oil-stained
     overalls`` → ``the lanky mechanic``."""
     words = description.replace(",", " , ").split()
+    if words and words[0][:1].isupper() and words[0].lower() not in DETERMINERS | {"someone", "somebody"}:
+        return description  # a name ("Kit") is said again as itself
     if words and words[0].lower() in DETERMINERS:
         words = words[1:]
     kept: list[str] = []
@@ -361,14 +240,22 @@ def _resolve(text: str, pronoun: Mention, history: list[str], sentence: set[str]
     if kind == "p" and (pronoun.pronoun != "they" or head and not head.endswith((".", "!", "?"))):
         return []  # only a sentence's "They …" means people surely ("as they come in" may be boats)
     reflexive = pronoun.pronoun in OBJECT and not (pronoun.pronoun == "her" and possessive_her(text, pronoun))
+    recent = list(reversed(history[-LOOK_BACK:]))
+    subject = pronoun.pronoun in SUBJECT
+    if kind != "p":
+        # "TEO laughs and helps her pull": "her" is the nearest woman, not Teo, whose sex the
+        # script never says; someone of unknown sex only when no one of the pronoun's is near.
+        for allowed in ((kind,), (None,)):
+            for cid in recent:
+                if genders.get(cid) in allowed and not (cid in sentence and (reflexive or allowed == (None,) and not subject)):
+                    return [cid]
+        return []
     found: list[str] = []
-    for cid in reversed(history[-LOOK_BACK:]):
+    for cid in recent:
         if cid in found or reflexive and cid in sentence:
             continue
-        if kind != "p" and genders.get(cid) not in (None, kind):
-            continue
         found.append(cid)
-        if kind != "p" or len(found) == 2:
+        if len(found) == 2:
             break
     return found
 

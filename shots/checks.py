@@ -165,6 +165,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
             seen_scenes.add(scene_id)
         flat += [(("scenes", si, "shots", sj), shot) for sj, shot in _items(scene.get("shots")) if isinstance(shot, Mapping)]
 
+    problems += _looks(raw, characters, seen_scenes, base_dir)
     seen_shots: set[str] = set()
     known = ", ".join(sorted(str(c) for c in characters)) or "none defined"
     previous_frames: int | None = None
@@ -214,6 +215,42 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
                     f"(shortest is {min(duration, following):g} s)",
                 )
             )
+    return problems
+
+
+def _looks(raw: Mapping[str, Any], characters: Mapping[str, Any], scene_ids: set[str], base_dir: Path) -> list[Problem]:
+    """Looks start at scenes that exist, have files that exist and distinct keys; a scene's
+    ``looks`` name known characters and their looks."""
+    problems: list[Problem] = []
+    keys: dict[str, set[str]] = {}
+    for cid, character in characters.items():
+        if not isinstance(character, Mapping):
+            continue
+        keys[cid] = {"base"}
+        for li, look in _items(character.get("looks")):
+            if not isinstance(look, Mapping):
+                continue
+            loc = ("characters", cid, "looks", li)
+            start, named = look.get("from"), look.get("named")
+            if isinstance(start, str) and start not in scene_ids:
+                scenes = ", ".join(sorted(scene_ids)[:12]) or "none"
+                problems.append(Problem(loc + ("from",), f"no scene {start!r}; a look starts at a scene id ({scenes})"))
+            if start is None and named is None:
+                problems.append(Problem(loc, "a look needs 'from' (the scene it starts at) or 'named' (the name it goes by)"))
+            key = named if isinstance(named, str) else start if isinstance(start, str) else None
+            if key is not None and key in keys[cid]:
+                problems.append(Problem(loc, f"two looks of {cid} start at {key!r}; give each its own scene or name"))
+            if key is not None:
+                keys[cid].add(key)
+            if _text(look.get("reference")):
+                problems += _asset(base_dir, look["reference"], loc + ("reference",), "reference image")
+    for si, scene in _items(raw.get("scenes")):
+        given = scene.get("looks") if isinstance(scene, Mapping) else None
+        for cid, key in given.items() if isinstance(given, Mapping) else ():
+            if cid not in keys:
+                problems.append(Problem(("scenes", si, "looks", cid), f"unknown character {cid!r}"))
+            elif isinstance(key, str) and key not in keys[cid]:
+                problems.append(Problem(("scenes", si, "looks", cid), f"{cid} has no look {key!r}; its looks: {', '.join(sorted(keys[cid]))}"))
     return problems
 
 

@@ -1,65 +1,75 @@
 """Fountain screenplays (https://fountain.io/syntax) as storyboards.
 
-Scene headings become scenes; each action paragraph becomes a shot; `CUT TO:` and
-`SMASH CUT TO:` are cuts, `DISSOLVE TO:` a crossfade; dialogue is kept as shot context.
+Scene headings become scenes; each action paragraph becomes a shot, split further at camera
+beats (``ANGLE ON``, ``CLOSE ON``, ``WE SEE``, ``POV``: the camera is taken from the marker);
+paragraphs of fewer than `MIN_WORDS` words join the shot before (or, opening a scene, the one
+after), and a ``...`` continuation joins the paragraph after it. ``CUT TO:`` and the other
+``… TO:`` transitions are cuts, ``DISSOLVE TO:`` a crossfade; ``FADE IN:``, ``INTERCUT WITH:``,
+montage and series markers are not shots (in any emphasis); ``TITLE OVER:`` / ``SUPER:`` and
+centred text make a title card. What stands before ``FADE IN:`` (a title page's note) is not a
+scene. Dialogue is part of its shot: the visible speakers are present and speaking ("… speaks,
+whispering" from a parenthetical), the lines are stored on the shot. A shot lasts
+`BASE_SECONDS` plus `ACTION_SECONDS_PER_WORD` a word of action and `SPOKEN_SECONDS_PER_WORD` a
+spoken word, within the family's limits.
 
-Characters are the cued speakers (and those the sidecar `<screenplay>.yaml` defines). Each is
-described by the first action line that introduces it in capitals (`shots.cast.describe`:
-``JUNE HARLOW, a lanky mechanic in oil-stained overalls, …``), a cue naming part of that name
-(``JUNE``, ``PIKE`` for ``OLD PIKE``) is the same character, and a character without such a
-line is described by its name, which `plan` warns about. A shot has the characters its action
-names, those its pronouns refer to, and the visible speakers of its dialogue
-(`shots.cast.scene_cast`) — not everyone cued somewhere in the scene.
+Who the characters are, their descriptions and looks: `shots.screenplay`. Who is in a shot: the
+characters its action names, those its pronouns refer to, and the visible speakers of its
+dialogue (`shots.cast.scene_cast`).
 
 No registry parser reports source lines, which our error messages need, so this follows the
-spec directly.
-
-Every step is linear in the length of the screenplay: no regular expression here can
-backtrack (character classes under one quantifier, or plain string scanning), so one hostile
-line cannot stall a worker that validates an upload.
+spec directly. Every step is linear in the length of the screenplay: no regular expression here
+can backtrack, so one hostile line cannot stall a worker that validates an upload.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from shots.cast import (
-    MAX_NAME_WORDS,
-    NameIndex,
-    Run,
-    Said,
-    Seen,
-    capital_runs,
-    describe,
-    gender,
-    introduces_someone,
-    name_key,
-    scene_cast,
-)
+from shots.cast import NameIndex, Said, Seen, scene_cast
+from shots.grammar import gender
+from shots.looks import period_of
 from shots.parsing import Locator
+from shots.screenplay import Paragraph, ParsedScene, Speech, find_cast
 
 DISSOLVE_SECONDS = 1.0
+MIN_WORDS = 4
+"""A paragraph of fewer words (``Backstage.``, ``Various shots.``) is no shot of its own."""
+BASE_SECONDS = 2.0
+ACTION_SECONDS_PER_WORD = 0.15
+SPOKEN_SECONDS_PER_WORD = 0.4  # 150 words a minute
+TITLE_SECONDS = 3.0
 
 _HEADING = re.compile(r"^(?:INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[\s.]", re.IGNORECASE)
 _UPPER_LINE = re.compile(r"[A-Z0-9 .'-]+")
 _CUE_NAME = re.compile(r"[A-Z][A-Z0-9 .'-]*")
 _EMPHASIS = re.compile(r"[*_]+")
-_MAX_TRIES = 20  # introductions tried per character name
-_MAX_SILENT = 500  # capital names beside a comma tried as characters who never speak
+_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?:])\s+)(?=\S)")
+_FADES = frozenset({"FADE IN", "FADE UP", "FADE OUT", "FADE TO BLACK", "CUT TO BLACK", "BLACKOUT", "THE END", "END",
+                    "SMASH TO BLACK", "OPEN ON", "CONTINUOUS", "LATER", "MOMENTS LATER"})
+_MONTAGE_WORDS = ("MONTAGE", "SERIES OF SHOTS", "SERIES OF", "FLASHBACK", "DREAM SEQUENCE", "SEQUENCE")
+_TITLES = ("TITLE OVER", "TITLE CARD", "TITLE", "SUPER", "SUPERIMPOSE", "CHYRON", "CARD", "CAPTION")
+_CAMERAS = (
+    ("EXTREME CLOSE ON", "extreme close-up"), ("EXTREME CLOSE-UP", "extreme close-up"), ("EXTREME CLOSE UP", "extreme close-up"),
+    ("CLOSE ON", "close-up"), ("CLOSE UP ON", "close-up"), ("CLOSE-UP ON", "close-up"), ("CLOSE-UP", "close-up"),
+    ("CLOSE UP", "close-up"), ("CLOSEUP", "close-up"), ("ANGLE ON", "new angle"), ("NEW ANGLE", "new angle"),
+    ("REVERSE ANGLE", "reverse angle"), ("WIDE ON", "wide shot"), ("WIDE SHOT", "wide shot"), ("INSERT", "insert close-up"),
+    ("WE SEE", ""), ("BACK ON", ""), ("ON", "close-up"),
+)  # fmt: skip
 
 
-def _strip_spans(text: str, opening: str, closing: str) -> str:
+def _strip_spans(text: str, opening: str, closing: str, to_end: bool = False) -> str:
     """``text`` without each ``opening … closing`` span (newlines inside kept, so line numbers
-    hold); an unclosed span is left as text. One scan, linear in the text."""
+    hold); an unclosed span is left as text, or with ``to_end`` runs to the end. One scan."""
     out: list[str] = []
     at = 0
     while (start := text.find(opening, at)) != -1:
         end = text.find(closing, start + len(opening))
         if end == -1:
+            if to_end:
+                out += [text[at:start], "\n" * text.count("\n", start)]
+                return "".join(out)
             break
         out.append(text[at:start])
         out.append("\n" * text.count("\n", start, end))
@@ -68,48 +78,33 @@ def _strip_spans(text: str, opening: str, closing: str) -> str:
     return "".join(out)
 
 
-@dataclass
-class _Action:
-    """An action paragraph: one shot."""
-
-    text: str
-    line: int
-    line_starts: list[int]  # offset in ``text`` of each source line of the paragraph
-    shot: int = 0  # its shot's index in the scene
-    title: bool = False  # centred text (> TEXT <): a title card, with nobody in it
-
-    def line_of(self, offset: int) -> int:
-        return self.line + bisect.bisect_right(self.line_starts, offset) - 1
-
-
-@dataclass
-class _Speech:
-    """A cue and its dialogue; ``shot`` is the shot it belongs to (None: the next one)."""
-
-    cue: str
-    visible: bool  # not (V.O.), (O.S.), (O.C.)
-    shot: int | None
-    line: int
-
-
-@dataclass
-class _Scene:
-    id: str
-    heading: str | None
-    line: int
-    shots: list[dict[str, Any]] = field(default_factory=list)
-    actions: list[_Action] = field(default_factory=list)
-    events: list[_Action | _Speech] = field(default_factory=list)
-    pending_dialogue: list[str] = field(default_factory=list)
-
-
-def character_id(name: str) -> str:
-    """``OLD MAN`` → ``old_man``."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "character"
+def _marker(line: str) -> tuple[str, str] | None:
+    """What a line in capitals that is no picture means: ``("cut"|"dissolve", "")`` for a
+    transition, ``("title", rest)``, ``("intercut", "")``, ``("skip", "")`` (fades, montage and
+    series markers); None for anything else."""
+    core = _EMPHASIS.sub("", line).strip()
+    forced = core.startswith(">") and not core.endswith("<")
+    core = core.lstrip(">").strip()
+    head, colon, rest = core.partition(":")
+    if head != head.upper() or not any(c.isalpha() for c in head):
+        return None
+    words = " ".join(head.rstrip(".").split())
+    if any(words == t or words.startswith(t + " ") and len(words) < len(t) + 12 for t in _TITLES) and colon:
+        return "title", rest.strip()
+    if rest.strip() and not forced:
+        return None
+    if words.endswith(" TO") or words.endswith("TO") and forced:
+        return ("dissolve" if "DISSOLVE" in words or words.startswith("FADE") else "cut"), ""
+    if words.startswith("INTERCUT") or words in ("BACK TO SCENE", "BACK TO PRESENT", "END INTERCUT"):
+        return "intercut", ""
+    if words in _FADES or any(w in words for w in _MONTAGE_WORDS) and len(words.split()) <= 5:
+        return "skip", ""
+    return ("cut", "") if forced else None
 
 
 def parse_fountain(
-    text: str, known_characters: Mapping[str, Any] | Iterable[str] = (), file: str = "screenplay.fountain"
+    text: str, known_characters: Mapping[str, Any] | Iterable[str] = (), file: str = "screenplay.fountain",
+    seconds: tuple[float, float] = (1.0, 5.0),
 ) -> tuple[dict[str, Any], Locator]:
     """A raw storyboard dict (YAML shape) and a locator for a Fountain screenplay.
 
@@ -118,51 +113,109 @@ def parse_fountain(
         known_characters: Characters defined elsewhere (the sidecar), by id, with their
             ``names`` when given; they join a shot when named.
         file: The screenplay's name, for where a description came from.
+        seconds: The shortest and longest shot the model family renders: durations that
+            follow a shot's content stay within them.
     """
-    text = _strip_spans(_strip_spans(text, "/*", "*/"), "[[", "]]")
+    text = _strip_spans(_strip_spans(text, "/*", "*/"), "[[", "]]", to_end=True)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     title, start = _title_page(lines)
-    locator = Locator()
-    scenes: list[_Scene] = []
-
-    def scene() -> _Scene:
-        if not scenes:
-            scenes.append(_Scene(f"sc{len(scenes) + 1:02d}", None, start + 1))
-        return scenes[-1]
-
-    i = start
-    n = len(lines)
+    start = _after_front_matter(lines, start)
+    parser = _Parser(start)
+    i, n = start, len(lines)
     while i < n:
+        i = parser.line(lines, i)
+    parser.flush()
+    return _assemble(title, parser.scenes, known_characters, file, parser.locator, seconds), parser.locator
+
+
+def _after_front_matter(lines: list[str], start: int) -> int:
+    """Where the screenplay starts: after ``FADE IN:`` when it comes before the first scene
+    heading (what stands before it is a title page's note), else at ``start``."""
+    for i in range(start, len(lines)):
+        line = lines[i].strip()
+        if _HEADING.match(line) or (line.startswith(".") and not line.startswith("..")):
+            return start
+        if line and _marker(line) == ("skip", "") and "FADE IN" in _EMPHASIS.sub("", line).upper():
+            return i + 1
+    return start
+
+
+class _Parser:
+    """Line by line: scenes, paragraphs (split at camera beats, short ones joined), speeches."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.scenes: list[ParsedScene] = []
+        self.locator = Locator()
+        self.title_next = False
+        self.intercut_next = False
+        self.carry: list[tuple[str, int]] = []  # short text (and its line) waiting to open the next shot of its scene
+
+    def scene(self) -> ParsedScene:
+        if not self.scenes:
+            self.scenes.append(ParsedScene("sc01", None, self.start + 1))
+        return self.scenes[-1]
+
+    def flush(self) -> None:
+        """Short text left over at a scene's end joins its last shot, else is its shot."""
+        if self.carry and self.scenes:
+            text, line = " ".join(t for t, _ in self.carry), self.carry[0][1]
+            self.carry = []
+            sc = self.scenes[-1]
+            if sc.paragraphs and not sc.paragraphs[-1].title:
+                sc.paragraphs[-1].text += " " + text
+            else:
+                _add_shot(sc, Paragraph(text, line, [0], scene=len(self.scenes) - 1))
+
+    def line(self, lines: list[str], i: int) -> int:
         line = lines[i].strip()
         blank_before = i == 0 or not lines[i - 1].strip()
+        next_blank = i + 1 >= len(lines) or not lines[i + 1].strip()
         if not line or line.startswith(("#", "=")):
-            i += 1
-            continue
+            return i + 1
         if blank_before and (_HEADING.match(line) or (line.startswith(".") and not line.startswith(".."))):
+            self.flush()
             heading = line[1:].strip() if line.startswith(".") else line
             if heading.endswith("#") and (mark := heading.rfind("#", 0, len(heading) - 1)) > 0:
                 heading = heading[:mark].rstrip()  # a scene number: INT. HOUSE #12#
-            scenes.append(_Scene(f"sc{len(scenes) + 1:02d}", heading, i + 1))
-            i += 1
-            continue
-        next_blank = i + 1 >= n or not lines[i + 1].strip()
-        forced_transition = line.startswith(">") and not line.endswith("<")
-        transition = line.endswith("TO:") and _UPPER_LINE.fullmatch(line[:-3]) is not None
-        if blank_before and next_blank and (transition or forced_transition):
-            _apply_transition(scene(), line.lstrip(">").strip().upper())
-            i += 1
-            continue
+            own = period_of(heading)
+            period = own if own is not None else (self.scenes[-1].period if self.scenes else None)
+            self.scenes.append(ParsedScene(f"sc{len(self.scenes) + 1:02d}", " ".join(heading.split()), i + 1, period,
+                                           own is not None, self.intercut_next))
+            self.intercut_next = False
+            return i + 1
+        marker = _marker(line) if blank_before and not (line.startswith(">") and line.endswith("<")) else None
+        if marker is not None and (next_blank or marker[0] in ("title", "skip", "intercut")):
+            return self._marker(marker, i)
         cue = _cue(line) if blank_before and not next_blank else None
         if cue is not None:
-            i = _dialogue(lines, i, cue, scene())
-            continue
-        # Action paragraph: runs until a blank line.
-        para_start = i
+            return _dialogue(lines, i, cue, self.scene())
+        return self._paragraph(lines, i)
+
+    def _marker(self, marker: tuple[str, str], i: int) -> int:
+        kind, rest = marker
+        sc = self.scene()
+        if kind in ("cut", "dissolve"):
+            self.flush()
+            if sc.shots:
+                sc.shots[-1]["transition"] = {"crossfade": DISSOLVE_SECONDS} if kind == "dissolve" else "cut"
+        elif kind == "intercut":
+            self.intercut_next = True
+            sc.intercut = True
+        elif kind == "title":
+            if rest:
+                _add_shot(sc, Paragraph(rest, i + 1, [0], scene=len(self.scenes) - 1, title=True))
+            else:
+                self.title_next = True
+        return i + 1
+
+    def _paragraph(self, lines: list[str], i: int) -> int:
+        start = i
         parts: list[str] = []
         starts: list[int] = []
         centred = True
         at = 0
-        while i < n and lines[i].strip():
+        while i < len(lines) and lines[i].strip():
             raw = lines[i].strip()
             centred = centred and raw.startswith(">") and raw.endswith("<")
             starts.append(at)
@@ -170,10 +223,80 @@ def parse_fountain(
             parts.append(part)
             at += len(part) + 1
             i += 1
-        action = " ".join(parts)
-        if action.strip():
-            _add_shot(scene(), _Action(action, para_start + 1, starts, title=centred))
-    return _assemble(title, scenes, known_characters, file, locator), locator
+        text = " ".join(parts).strip()
+        if not text:
+            return i
+        sc = self.scene()
+        scene_index = len(self.scenes) - 1
+        if centred or self.title_next:
+            self.title_next = False
+            self.flush()
+            _add_shot(sc, Paragraph(" ".join(text.split()), start + 1, starts, scene=scene_index, title=True))
+            return i
+        if text.startswith(("...", "…")):
+            self.carry.append((_capitalised(text.lstrip(".… ")), start + 1))  # runs on from before a transition
+            return i
+        text = re.sub(r"(?:,\s*)?\bwe\s*(?:\.\.\.|…)?$", "", text).rstrip(" ,") or text  # "…, we..." before a cut
+        for beat, camera in _beats(text):
+            words = len(beat.split())
+            if camera is None and words < MIN_WORDS and sc.paragraphs and not sc.paragraphs[-1].title and not self.carry:
+                sc.paragraphs[-1].text += " " + beat
+                continue
+            if camera is None and words < MIN_WORDS:
+                self.carry.append((beat, start + 1))
+                continue
+            line = start + 1
+            if self.carry:
+                beat, line = " ".join([*(t for t, _ in self.carry), beat]), self.carry[0][1]
+                self.carry = []
+            _add_shot(sc, Paragraph(beat, line, starts if beat == text else [0], scene=scene_index, camera=camera or None))
+        return i
+
+
+def _beats(text: str) -> list[tuple[str, str | None]]:
+    """A paragraph split at the sentences that open with a camera marker: (text, camera)."""
+    beats: list[tuple[str, str | None]] = []
+    current: list[str] = []
+    camera: str | None = None
+    for sentence in _sentences(text):
+        found = _camera(sentence)
+        if found is not None:
+            if current:
+                beats.append((" ".join(current), camera))
+            current, camera = [found[1]], found[0]
+        else:
+            current.append(sentence)
+    if current:
+        beats.append((" ".join(current), camera))
+    return [(b, c) for b, c in beats if b.strip()] or [(text, None)]
+
+
+def _sentences(text: str) -> list[str]:
+    cuts = [m.start() for m in _SENTENCE_START.finditer(text)]
+    return [text[a:b].strip() for a, b in zip(cuts, cuts[1:] + [len(text)]) if text[a:b].strip()]
+
+
+def _camera(sentence: str) -> tuple[str, str] | None:
+    """(camera, the sentence without its marker) for ``CLOSE ON Edward, smiling`` → ("close-up",
+    "Edward, smiling"); ``HIS POV`` → a point-of-view shot; None without a marker."""
+    head = sentence.split(" ", 1)
+    first = head[0].rstrip(":,.")
+    if first.endswith("POV") and first.isupper() or sentence.startswith(("POV", "HIS POV", "HER POV")):
+        rest = sentence.split("POV", 1)[1].lstrip(" :,-—.")
+        return "point-of-view shot", _capitalised(rest)
+    for marker, camera in _CAMERAS:
+        if sentence.startswith(marker) and sentence[len(marker) : len(marker) + 1] in (" ", ":", ",", "—", "-"):
+            rest = sentence[len(marker) :].lstrip(" :,-—")
+            if marker == "ON" and not rest[:1].isupper():
+                return None
+            if not rest:
+                return None
+            return camera, _capitalised(rest)
+    return None
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _title_page(lines: list[str]) -> tuple[str | None, int]:
@@ -212,17 +335,21 @@ def _heard_only(line: str) -> bool:
     return any(mark in extension for mark in ("(VO", "(OS", "(OC"))
 
 
-def _dialogue(lines: list[str], i: int, cue: str, scene: _Scene) -> int:
+def _dialogue(lines: list[str], i: int, cue: str, scene: ParsedScene) -> int:
     """Consume a character cue and its dialogue; returns the next line index."""
     shot = len(scene.shots) - 1 if scene.shots else None
-    scene.events.append(_Speech(cue, not _heard_only(lines[i]), shot, i + 1))
+    speech = Speech(cue, not _heard_only(lines[i]), shot, i + 1)
+    scene.events.append(speech)
     i += 1
     spoken: list[str] = []
     while i < len(lines) and lines[i].strip():
         part = lines[i].strip()
-        if not (part.startswith("(") and part.endswith(")")):
+        if part.startswith("(") and part.endswith(")"):
+            speech.manner = speech.manner or part[1:-1].strip()
+        else:
             spoken.append(_EMPHASIS.sub("", part))
         i += 1
+    speech.words = sum(len(s.split()) for s in spoken)
     if spoken:
         text = f"{cue}: {' '.join(spoken)}"
         if scene.shots:
@@ -232,167 +359,99 @@ def _dialogue(lines: list[str], i: int, cue: str, scene: _Scene) -> int:
     return i
 
 
-def _add_shot(scene: _Scene, action: _Action) -> None:
-    action.shot = len(scene.actions)
-    prompt = f'A title card reading "{" ".join(action.text.split())}"' if action.title else action.text
-    scene.shots.append({"prompt": prompt, "dialogue": scene.pending_dialogue})
+def _add_shot(scene: ParsedScene, paragraph: Paragraph) -> None:
+    paragraph.shot = len(scene.paragraphs)
+    scene.shots.append({"dialogue": scene.pending_dialogue})
     scene.pending_dialogue = []
-    scene.actions.append(action)
-    scene.events.append(action)
+    scene.paragraphs.append(paragraph)
+    scene.events.append(paragraph)
 
 
-def _apply_transition(scene: _Scene, text: str) -> None:
-    if not scene.shots:
-        return
-    scene.shots[-1]["transition"] = {"crossfade": DISSOLVE_SECONDS} if "DISSOLVE" in text else "cut"
+def _speaking(speeches: list[Speech]) -> str:
+    """``JUNE speaks, grinning.``, ``PIKE and JUNE talk.`` for a shot's visible speakers."""
+    cues = list(dict.fromkeys(s.cue for s in speeches if s.visible))
+    if not cues:
+        return ""
+    if len(cues) > 3:
+        return f"{', '.join(cues[:3])} and others talk."
+    if len(cues) > 1:
+        return f"{', '.join(cues[:-1])} and {cues[-1]} talk."
+    manner = next((s.manner for s in speeches if s.visible and s.manner), None) or ""
+    word = manner.lower() if len(manner.split()) == 1 and manner.isalpha() and manner.islower() else ""
+    if word.endswith("ing"):
+        return f"{cues[0]} speaks, {word}."
+    if word.endswith("ly"):
+        return f"{cues[0]} speaks {word}."
+    return f"{cues[0]} speaks."
 
 
-def _title(name: str) -> str:
-    return " ".join(w.capitalize() if w.isupper() else w for w in name.split())
-
-
-@dataclass
-class _Candidate:
-    """A capital run that may introduce a character: the n-th run of the screenplay."""
-
-    order: int
-    run: Run
-    action: _Action
-
-
-def _runs_by_key(scenes: list[_Scene]) -> dict[tuple[str, ...], list[_Candidate]]:
-    """Capital runs by every name they could be cued by (their first or last words), at most
-    `_MAX_TRIES` each, in screenplay order."""
-    found: dict[tuple[str, ...], list[_Candidate]] = {}
-    order = 0
-    for sc in scenes:
-        for action in sc.actions:
-            for run in capital_runs(action.text):
-                order += 1
-                words = name_key(run.text)
-                for n in range(1, min(len(words), MAX_NAME_WORDS) + 1):
-                    for key in {words[:n], words[-n:]}:
-                        bucket = found.setdefault(key, [])
-                        if len(bucket) < _MAX_TRIES:
-                            bucket.append(_Candidate(order, run, action))
-    return found
-
-
-def _characters(scenes: list[_Scene], known: Mapping[str, Any], file: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Every cued character (aliases joined: ``OLD PIKE`` cued ``PIKE`` is one) with its names,
-    description and where that came from; and each cue spelling's character id."""
-    speeches = [e for sc in scenes for e in sc.events if isinstance(e, _Speech)]
-    by_key: dict[tuple[str, ...], list[_Speech]] = {}
-    for speech in speeches:
-        by_key.setdefault(name_key(speech.cue), []).append(speech)
-    runs = _runs_by_key(scenes)
-    groups: dict[object, list[tuple[str, ...]]] = {}
-    for key in by_key:
-        intro = runs.get(key)
-        groups.setdefault(intro[0].order if intro else key, []).append(key)
-    cue_words = frozenset(w.upper() for key in by_key for w in key)
-    characters: dict[str, dict[str, Any]] = {}
-    cue_ids: dict[str, str] = {}
-    for keys in groups.values():
-        spellings = list(dict.fromkeys(s.cue for key in keys for s in by_key[key]))
-        cid = character_id(min(spellings, key=lambda c: (len(c), c)))
-        while cid in characters:
-            cid += "_2"
-        candidates = sorted({id(c): c for key in keys for c in runs.get(key, [])}.values(), key=lambda c: c.order)
-        names = list(dict.fromkeys([c.run.text for c in candidates[:1]] + spellings))
-        own = frozenset(w.upper() for key in keys for w in key)
-        entry: dict[str, Any] | None = None
-        for candidate in candidates[:_MAX_TRIES]:
-            found = describe(candidate.action.text, candidate.run, cue_words - own)
-            if found:
-                line = candidate.action.line_of(candidate.run.start)
-                entry = {"description": found[0], "origin": {"file": file, "line": line, "how": found[1]}}
-                break
-        if entry is None:
-            first = candidates[0] if candidates else None
-            line = first.action.line_of(first.run.start) if first else min(s.line for key in keys for s in by_key[key])
-            shortest = min(spellings, key=len)
-            # JUNE HARLOW cued JUNE is "June Harlow"; AKA DAN cued DAN is "Dan".
-            name = first.run.text if first and name_key(first.run.text)[: len(name_key(shortest))] == name_key(shortest) else shortest
-            entry = {"description": _title(name), "origin": {"file": file, "line": line, "how": "name only"}}
-        characters[cid] = {**entry, "names": names}
-        for spelling in spellings:
-            cue_ids[spelling] = cid
-    _silent(scenes, characters, by_key.keys() | set(known), cue_words, file)
-    return characters, cue_ids
-
-
-def _silent(scenes: list[_Scene], characters: dict[str, dict[str, Any]], cued: set[Any], cue_words: frozenset[str], file: str) -> None:
-    """Add the characters who never speak but are introduced as people
-    (``THE HARBOURMASTER, a stout man with a clipboard, …``; `introduces_someone`)."""
-    tries = 0
-    for sc in scenes:
-        for action in sc.actions:
-            for run in capital_runs(action.text):
-                key = name_key(run.text)
-                if len(key) > MAX_NAME_WORDS or any(key[:n] in cued or key[-n:] in cued for n in range(1, len(key) + 1)):
-                    continue
-                after = action.text[run.end : run.end + 1]
-                before = action.text[max(0, run.start - 8) : run.start].lower()
-                if after != "," and not before.endswith(("named ", "called ")):
-                    continue
-                tries += 1
-                if tries > _MAX_SILENT:
-                    return
-                found = describe(action.text, run, cue_words)
-                if not found or not introduces_someone(found):
-                    continue
-                words = [w for w in run.words if w.upper() not in {"THE", "A", "AN"}] or list(run.words)
-                cid = character_id(" ".join(words))
-                if cid in characters:
-                    continue
-                line = action.line_of(run.start)
-                characters[cid] = {"description": found[0], "origin": {"file": file, "line": line, "how": found[1]},
-                                   "names": [run.text]}
-                cued.add(key)
+def _duration(paragraph: Paragraph, spoken: int, seconds: tuple[float, float]) -> float:
+    if paragraph.title:
+        raw = TITLE_SECONDS
+    else:
+        raw = BASE_SECONDS + ACTION_SECONDS_PER_WORD * paragraph.words() + SPOKEN_SECONDS_PER_WORD * spoken
+    return max(seconds[0], min(seconds[1], round(raw * 2) / 2))
 
 
 def _assemble(
     title: str | None,
-    scenes: list[_Scene],
+    scenes: list[ParsedScene],
     known: Mapping[str, Any] | Iterable[str],
     file: str,
     locator: Locator,
+    seconds: tuple[float, float],
 ) -> dict[str, Any]:
     sidecar = known if isinstance(known, Mapping) else dict.fromkeys(known, {})
-    for sc in scenes:
+    for si, sc in enumerate(scenes):
         if not sc.shots and (sc.pending_dialogue or sc.heading or sc.events):
-            _add_shot(sc, _Action(sc.heading or "", sc.line, [0]))
-    characters, cue_ids = _characters(scenes, sidecar, file)
-    names: dict[str, tuple[str, ...]] = {cid: tuple(c["names"]) for cid, c in characters.items()}
-    genders: dict[str, str | None] = {}
+            _add_shot(sc, Paragraph(sc.heading or "", sc.line, [0], scene=si))
+    speeches = [e for sc in scenes for e in sc.events if isinstance(e, Speech)]
+    cast = find_cast(scenes, speeches, sidecar, file)
+    names: dict[str, tuple[str, ...]] = {cid: tuple(c["names"]) for cid, c in cast.characters.items()}
+    genders: dict[str, str | None] = dict(cast.sexes)
     for cid, given in sidecar.items():
         given = given if isinstance(given, Mapping) else {}
         extra = tuple(n for n in given.get("names") or () if isinstance(n, str))
         names[cid] = names.get(cid, ()) + (extra or (() if cid in names else (cid.replace("_", " "),)))
         if isinstance(given.get("description"), str):
             genders[cid] = gender(given["description"])
-    for cid, character in characters.items():
-        genders.setdefault(cid, gender(character["description"]))
     index = NameIndex(names)
     raw_scenes: list[dict[str, Any]] = []
     number = 0
-    for sc in scenes:
+    for si, sc in enumerate(scenes):
         if not sc.shots:
             continue
         sc.shots[-1]["dialogue"] += sc.pending_dialogue
         events: list[Said | Seen] = [
-            Said(e.shot, "" if e.title else e.text) if isinstance(e, _Action)
-            else Seen(cue_ids[e.cue], e.shot, e.visible)
+            Said(e.shot, "" if e.title else e.text) if isinstance(e, Paragraph) else Seen(cast.cue_ids[e.cue], e.shot, e.visible)
             for e in sc.events
         ]
-        cast = scene_cast(events, index, genders, len(sc.shots))
+        present = scene_cast(events, index, genders, len(sc.shots))
+        by_shot: dict[int | None, list[Speech]] = {}
+        for e in sc.events:
+            if isinstance(e, Speech):
+                by_shot.setdefault(e.shot if e.shot is not None else 0, []).append(e)
         locator.lines[("scenes", len(raw_scenes))] = sc.line
         shots = []
-        for sj, (shot, action) in enumerate(zip(sc.shots, sc.actions)):
+        for sj, (shot, paragraph) in enumerate(zip(sc.shots, sc.paragraphs)):
             number += 1
-            shot.update(id=f"s{number:02d}", characters=cast[sj], dialogue=tuple(shot["dialogue"]))
+            spoken = by_shot.get(sj, [])
+            if paragraph.title:
+                prompt = f'A title card reading "{" ".join(paragraph.text.split())}"'
+            else:
+                text = paragraph.text if paragraph.text.endswith((".", "!", "?", '"', "'")) else paragraph.text + "."
+                prompt = " ".join(filter(None, [text, _speaking(spoken)]))
+            shot.update(id=f"s{number:02d}", prompt=prompt, characters=present[sj], dialogue=tuple(shot["dialogue"]),
+                        duration=_duration(paragraph, sum(s.words for s in spoken), seconds))
+            shot["line"] = paragraph.line
+            if paragraph.camera:
+                shot["camera"] = paragraph.camera
+            if sc.intercut and sj and not set(present[sj]) & set(present[sj - 1]):
+                shot["continuity"] = "cut"  # intercut: another place than the shot before
             shots.append(shot)
-            locator.lines[("scenes", len(raw_scenes), "shots", sj)] = action.line
-        raw_scenes.append({"id": sc.id, "heading": sc.heading, "shots": shots})
-    return {"title": title or "Untitled", "characters": characters, "scenes": raw_scenes}
+            locator.lines[("scenes", len(raw_scenes), "shots", sj)] = paragraph.line
+        raw_scene: dict[str, Any] = {"id": sc.id, "heading": sc.heading, "shots": shots}
+        if si in cast.scene_looks:
+            raw_scene["looks"] = cast.scene_looks[si]
+        raw_scenes.append(raw_scene)
+    return {"title": title or "Untitled", "characters": cast.characters, "scenes": raw_scenes}

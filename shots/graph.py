@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 
 from shots.families import FamilySpec, default_t2i, spec_for_model
+from shots.looks import shot_looks
 from shots.models import Crossfade, Storyboard
 from shots.prompts import ComposedPrompt, compose_prompt, prompt_names, shot_loras
 
@@ -62,6 +63,7 @@ class PlannedShot:
     end_frame: str | None = None  # an image path in the storyboard's folder, or "next"
     loras: tuple[tuple[str, float], ...] = ()  # (path, scale), in the order they apply
     scheduler: tuple[str, float | None] | None = None  # (name, flow shift); None: the model's own
+    looks: tuple[tuple[str, str], ...] = ()  # (character, look key) where a later look is in force
 
     @property
     def repeated(self) -> int:
@@ -147,10 +149,8 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
             continuity = "cut"
             chains.append([])
         chains[-1].append(shot.id)
-        reference = shot.reference or next(
-            (board.characters[c].reference for c in shot.characters if board.characters[c].reference),
-            None,
-        )
+        looks = shot_looks(board, shot)
+        reference = shot.reference or next((looks[c].reference for c in shot.characters if looks[c].reference), None)
         if continuity == "continue":
             keyframe, reference = "previous", None
         elif reference:
@@ -193,6 +193,7 @@ def plan_storyboard(board: Storyboard, spec: FamilySpec | None = None) -> ShotGr
                 end_frame=shot.end_frame,
                 loras=tuple((lora.path, lora.scale) for lora in shot_loras(board, shot)),
                 scheduler=(settings.scheduler, settings.flow_shift) if settings.scheduler else None,
+                looks=tuple((c, look.key) for c, look in looks.items() if look.key != "base"),
             )
         )
         previous = shot.id

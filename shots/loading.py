@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from shots.csv_format import csv_cast, parse_csv
 from shots.errors import StoryboardError
+from shots.families import spec_for_model
 from shots.fountain import parse_fountain
 from shots.models import Storyboard
-from shots.parsing import build_storyboard, load_yaml, read_text
+from shots.parsing import Locator, build_storyboard, load_yaml, read_text
 from shots.yaml_format import parse_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".fountain": "fountain", ".spmd": "fountain", ".csv": "csv"}
-SIDECAR_KEYS = ("title", "settings", "style", "characters")
+SIDECAR_KEYS = ("title", "settings", "style", "characters", "scenes")
+NATIVE_FRAMES = 81
+"""Frames of a Wan clip as trained (5 s at 16 fps): the longest content-timed shot of a family
+that sets no limit of its own."""
 
 
 def load_storyboard(path: str | Path) -> Storyboard:
@@ -44,7 +49,7 @@ def load_storyboard(path: str | Path) -> Storyboard:
     sidecar, sidecar_lines = _read_sidecar(sidecar_path)
     given = sidecar.get("characters") if isinstance(sidecar.get("characters"), dict) else {}
     if kind == "fountain":
-        raw, locator = parse_fountain(text, known_characters=given, file=str(path))
+        raw, locator = parse_fountain(text, known_characters=given, file=str(path), seconds=shot_seconds(sidecar.get("settings")))
     else:
         raw, locator = parse_csv(text, str(path))
         raw["characters"] = {
@@ -57,8 +62,15 @@ def load_storyboard(path: str | Path) -> Storyboard:
             characters[cid] = character  # validation says what is wrong with it
             continue
         merged = {**characters.get(cid, {}), **character}
-        if "description" in character:
+        if "description" in character and "origin" not in character:  # a breakdown's origins stand
             merged["origin"] = {"file": str(sidecar_path), "line": sidecar_lines.get(("characters", cid, "description")), "how": "sidecar"}
+        if isinstance(character.get("looks"), list):
+            merged["looks"] = [
+                {"origin": {"file": str(sidecar_path), "line": sidecar_lines.get(("characters", cid, "looks", i)), "how": "sidecar"}, **look}
+                if isinstance(look, dict) and "origin" not in look else look
+                for i, look in enumerate(character["looks"])
+            ]
+            _forget_scene_looks(raw, cid, merged["looks"])
         characters[cid] = merged
     if kind == "csv":
         for cid, character in characters.items():
@@ -71,7 +83,33 @@ def load_storyboard(path: str | Path) -> Storyboard:
     for key in ("title", "settings", "style"):
         if key in sidecar:
             raw[key] = sidecar[key]
+    if "scenes" in sidecar:  # a breakdown (`storyreel breakdown`): its scenes and shots replace the script's
+        raw["scenes"] = sidecar["scenes"]
+        locator = Locator()
+        locator.lines.update(sidecar_lines)
+        return build_storyboard(raw, locator, str(sidecar_path), base_dir)
     return build_storyboard(raw, locator, str(path), base_dir)
+
+
+def _forget_scene_looks(raw: dict[str, Any], cid: str, looks: list[Any]) -> None:
+    """A sidecar's looks replace the screenplay's: scenes keep only choices of looks it has."""
+    keys = {"base"} | {look.get("named") or look.get("from") for look in looks if isinstance(look, dict)}
+    for scene in raw.get("scenes", []):
+        chosen = scene.get("looks") if isinstance(scene, dict) else None
+        if isinstance(chosen, dict) and chosen.get(cid) not in keys:
+            chosen.pop(cid, None)
+
+
+def shot_seconds(settings: Any) -> tuple[float, float]:
+    """The shortest and longest shot a storyboard's model family renders at its frame rate
+    (at most `NATIVE_FRAMES` frames where the family sets no limit): the range a screenplay's
+    content-timed shots stay in."""
+    given = settings if isinstance(settings, dict) else {}
+    model = given.get("model") if isinstance(given.get("model"), str) else "tiny"
+    spec = spec_for_model(model)
+    fps = given.get("fps") if isinstance(given.get("fps"), int) and not isinstance(given.get("fps"), bool) and given["fps"] > 0 else spec.default_fps
+    longest = min(spec.max_frames or NATIVE_FRAMES, NATIVE_FRAMES if spec.max_frames is None else spec.max_frames)
+    return spec.min_frames / fps, max(spec.min_frames / fps, math.floor(longest / fps * 2) / 2)
 
 
 def _read_sidecar(path: Path) -> tuple[dict[str, Any], dict[Any, int]]:

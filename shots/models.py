@@ -7,6 +7,7 @@ transitions between shots) live in `shots.checks` so that each parser can point 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated, Any, Literal
 
@@ -151,6 +152,10 @@ class Origin(_Frozen):
     file: Annotated[str, Field(max_length=MAX_PATH)]
     line: int | None = None
     how: Annotated[str, Field(max_length=40)] = "storyboard"
+    # The words of the introducing sentence just before and after the name that the
+    # description stands for (``his father ``, ``, 40's and handsome,``): a prompt woven from
+    # that sentence leaves them out rather than say the description twice.
+    around: tuple[Annotated[str, Field(max_length=MAX_TEXT)], Annotated[str, Field(max_length=MAX_TEXT)]] | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -158,6 +163,25 @@ class Origin(_Frozen):
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Look(_Frozen):
+    """A later look of a character (aged, re-dressed): in force from scene ``from`` on, or —
+    with ``named`` (``YOUNG EDWARD``) — in the scenes that name the character so. Identity is
+    judged per look: a child and the adult are not the same anchor."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    from_: ShotId | None = Field(None, alias="from")
+    named: Name | None = None  # type: ignore[valid-type]
+    description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    reference: PathText | None = None  # type: ignore[valid-type]
+    origin: Origin | None = None
+
+    @property
+    def key(self) -> str:
+        """How scenes and anchors name this look: its ``named`` spelling, else its scene."""
+        return self.named or self.from_ or "base"
 
 
 class Character(_Frozen):
@@ -174,6 +198,7 @@ class Character(_Frozen):
     loras: Loras = ()  # applied in every shot the character is in
     names: tuple[Name, ...] = ()  # type: ignore[valid-type]
     origin: Origin | None = None  # set by the parsers
+    looks: tuple[Look, ...] = ()  # later looks, in story order
 
 
 class Shot(_Frozen):
@@ -194,7 +219,8 @@ class Shot(_Frozen):
     end_frame: PathText | None = None  # type: ignore[valid-type]  # an image to land on, or "next"
     loras: Loras = ()
     thresholds: Thresholds = Field(default_factory=dict)
-    dialogue: tuple[Text, ...] = ()  # type: ignore[valid-type]
+    dialogue: tuple[Text, ...] = ()  # type: ignore[valid-type]  # "CUE: line", stored for the dialogue work
+    line: Annotated[int, Field(ge=1)] | None = None  # where a screenplay's shot comes from
 
 
 class Scene(_Frozen):
@@ -203,6 +229,9 @@ class Scene(_Frozen):
     id: ShotId
     heading: str | None = None
     shots: tuple[Shot, ...] = Field(min_length=1)
+    # Character id → the key of its look in this scene, where the scene's order alone would
+    # pick another (a heading's year, a character named "YOUNG EDWARD").
+    looks: dict[ShotId, Name] = Field(default_factory=dict)  # type: ignore[valid-type]
 
 
 class Storyboard(_Frozen):
@@ -218,9 +247,23 @@ class Storyboard(_Frozen):
         """Every shot with its scene, in story order."""
         return [(scene, shot) for scene in self.scenes for shot in scene.shots]
 
+    @functools.cached_property
+    def scene_positions(self) -> dict[str, int]:
+        """Each scene id's position in story order."""
+        return {scene.id: i for i, scene in enumerate(self.scenes)}
+
+    @functools.cached_property
+    def _scene_of(self) -> dict[str, tuple[int, Scene]]:
+        return {shot.id: (i, scene) for i, scene in enumerate(self.scenes) for shot in scene.shots}
+
+    def scene_of(self, shot_id: str) -> tuple[int, Scene]:
+        """The position and scene of a shot (KeyError when absent)."""
+        return self._scene_of[shot_id]
+
+    @functools.cached_property
+    def _shots(self) -> dict[str, Shot]:
+        return {shot.id: shot for scene in self.scenes for shot in scene.shots}
+
     def shot(self, shot_id: str) -> Shot:
         """The shot with this id (KeyError when absent)."""
-        for _, shot in self.shot_list():
-            if shot.id == shot_id:
-                return shot
-        raise KeyError(shot_id)
+        return self._shots[shot_id]

@@ -182,7 +182,8 @@ def _problem_from_pydantic(err: Mapping[str, Any]) -> Problem | None:
     if "transition" in loc[-2:]:
         message = f"{message}; use 'cut' or {{crossfade: SECONDS}}"
     if "[key]" in err["loc"]:
-        message = f"unknown metric {loc[-1]!r}: {message}"
+        what = "metric" if "thresholds" in loc else "look" if "looks" in loc else "id"
+        message = f"{what} {loc[-1]!r}: {message}" if what == "id" else f"unknown {what} {loc[-1]!r}: {message}"
     return Problem(tuple(loc), message)
 
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 from shots.cast import OBJECT, PRONOUNS, SUBJECT, Mention, NameIndex, gender, possessive_her, short_phrase, with_article
+from shots.grammar import PREPOSITIONS, noun_phrase
+from shots.looks import shot_looks
 from shots.models import Lora, Shot, Storyboard
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -99,10 +101,20 @@ def _soften(whole: str, start: int, end: int, quoted: list[tuple[int, int]]) -> 
     return _CAPS.sub(lower, whole[start:end])
 
 
-def _absorb(text: str, mention: Mention, description: str) -> tuple[int, int]:
+def _absorb(text: str, mention: Mention, description: str, around: tuple[str, str] | None = None) -> tuple[int, int]:
     """The span to replace at a character's first mention: the name, and the description when
     the text already gives it beside the name (``JUNE, a lanky mechanic, …``, ``a woman in her
-    forties named ANA``, ``An EXTREMELY HANDSOME MAN``), so it is not said twice."""
+    forties named ANA``, ``An EXTREMELY HANDSOME MAN``; the introduction's own words
+    ``around`` it: ``his father EDWARD BLOOM, 40's and handsome,``), so it is not said twice."""
+    if around is not None and any(around):
+        before, after = around
+        head = text[: mention.start].rstrip() if before else text[: mention.start]
+        if head.endswith(before) and text[mention.end :].startswith(after):
+            return len(head) - len(before), mention.end + len(after)
+    head = text[: mention.start]
+    for word in ("Little ", "Young ", "Old ", "Older ", "Younger ", "Adult ", "Baby "):  # "Little Nora": the look says it
+        if head.endswith(word) and (len(head) == len(word) or not head[-len(word) - 1].isalnum()):
+            return mention.start - len(word), mention.end
     lower = text.lower()
     before, after = lower[: mention.start], lower[mention.end :]
     for core in dict.fromkeys((description.lower(), description.lower().removeprefix("someone "))):
@@ -122,7 +134,40 @@ def _absorb(text: str, mention: Mention, description: str) -> tuple[int, int]:
     return mention.start, mention.end
 
 
-def weave(board: Storyboard, shot: Shot, names: NameIndex) -> tuple[str, list[str]]:
+def shot_descriptions(board: Storyboard, shot: Shot) -> dict[str, str]:
+    """Each present character's description as a prompt says it: the look the shot's scene
+    shows (`shots.looks`), as a noun phrase (`shots.grammar.noun_phrase`: a description that
+    is only attributes, ``40's and handsome``, is attached to a noun)."""
+    try:
+        looks = {cid: look.description for cid, look in shot_looks(board, shot).items()}
+    except KeyError:  # a shot not (or no longer) in the storyboard: its characters' base looks
+        looks = {}
+    out = {}
+    for cid in shot.characters:
+        text = looks.get(cid, board.characters[cid].description).strip(" .")
+        out[cid] = noun_phrase(text, gender(text))
+    return out
+
+
+def _before_modifiers(description: str) -> str:
+    """A noun phrase up to its head: ``a 17-year-old boy with braces`` → ``a 17-year-old boy``."""
+    words = description.replace(",", " ,").split()
+    for i, word in enumerate(words[1:], 1):
+        if word in (",", "who", "whose", "that", "which") or word.lower() in PREPOSITIONS:
+            return " ".join(words[:i])
+    return description
+
+
+def _arounds(board: Storyboard, shot: Shot) -> dict[str, tuple[str, str]]:
+    """Each present character's introduction words around its name (`Origin.around`)."""
+    try:
+        looks = shot_looks(board, shot)
+    except KeyError:
+        return {}
+    return {cid: look.around for cid, look in looks.items() if look.around}
+
+
+def weave(board: Storyboard, shot: Shot, names: NameIndex, descriptions: dict[str, str] | None = None) -> tuple[str, list[str]]:
     """The shot's prompt with each named character's description in place of its first mention
     (its name, else a pronoun that can only mean it) and a short phrase ("the lanky mechanic")
     at later mentions; and the present characters it never mentions.
@@ -130,17 +175,25 @@ def weave(board: Storyboard, shot: Shot, names: NameIndex) -> tuple[str, list[st
     A pronoun is left alone when a character named earlier in the prompt may be meant by it.
     """
     text = shot.prompt
+    described_as = shot_descriptions(board, shot) if descriptions is None else descriptions
+    arounds = _arounds(board, shot)
+
+    def description_of(cid: str) -> str:
+        return described_as.get(cid) or noun_phrase(board.characters[cid].description.strip(" ."))
+
     replacements: list[tuple[int, int, str]] = []
     described: list[str] = []
     unnamed = [c for c in shot.characters if board.characters[c].names]
     quoted = _quoted(text)
     mentions = [m for m in names.mentions(text, pronouns=True) if not any(a < m.start < b for a, b in quoted)]
     for mention in (m for m in mentions if m.is_name):
-        description = board.characters[mention.character].description.strip(" .")
+        description = description_of(mention.character)
         if mention.character in described:
             replacements.append((mention.start, mention.end, short_phrase(description)))
             continue
-        start, end = _absorb(text, mention, description)
+        start, end = _absorb(text, mention, description, arounds.get(mention.character))
+        if text[end : end + 2] in ("'s", "’s"):  # "Will's date": "a 17-year-old boy's date", not "… with braces's"
+            description = _before_modifiers(description)
         replacements.append((start, end, with_article(description)))
         described.append(mention.character)
     unnamed = [c for c in unnamed if c not in described]
@@ -153,12 +206,15 @@ def weave(board: Storyboard, shot: Shot, names: NameIndex) -> tuple[str, list[st
         if pronoun in OBJECT:  # "Steel smacks him" does not mean Steel
             sentence = max(text.rfind(end, 0, mention.start) for end in (". ", "! ", "? "))
             earlier = [m.character for m in mentions if m.is_name and m.start < sentence]
-        if any(gender(board.characters[c].description) in (None, kind) for c in earlier):
+        if any(gender(description_of(c)) in (None, kind) for c in earlier):
             continue  # may mean a character already named here
-        fits = [c for c in unnamed if gender(board.characters[c].description) in (None, kind)]
+        fits = [c for c in unnamed if gender(description_of(c)) in (None, kind)]
         if len(fits) == 1:
-            replacements.append((mention.start, mention.end, with_article(board.characters[fits[0]].description.strip(" ."))))
+            replacements.append((mention.start, mention.end, with_article(description_of(fits[0]))))
             unnamed.remove(fits[0])
+    # A description that takes in the words around a name ("Joe's wife, KATE,") takes in the
+    # names among them too.
+    replacements = [r for r in replacements if not any(o[0] <= r[0] and r[1] <= o[1] and o != r for o in replacements)]
     out: list[str] = []
     at = 0
     for start, end, new in sorted(replacements):
@@ -171,9 +227,9 @@ def weave(board: Storyboard, shot: Shot, names: NameIndex) -> tuple[str, list[st
     return "".join(out), unnamed
 
 
-def _presence(board: Storyboard, unnamed: list[str]) -> str:
+def _presence(descriptions: dict[str, str], unnamed: list[str]) -> str:
     """``A retired police detective is in the shot.`` for characters a prompt never mentions."""
-    phrases = [with_article(board.characters[c].description.strip(" .")) for c in unnamed]
+    phrases = [with_article(descriptions[c]) for c in unnamed]
     listed = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
     return listed[:1].upper() + listed[1:] + (" is" if len(phrases) == 1 else " are") + " in the shot."
 
@@ -195,12 +251,13 @@ def compose_prompt(board: Storyboard, shot: Shot, budget: int, names: NameIndex 
         parts.append(_sentence(", ".join(dict.fromkeys(triggers))))
     if board.style:
         parts.append(_sentence(board.style))
+    descriptions = shot_descriptions(board, shot)
     for cid in shot.characters:
         if not board.characters[cid].names:
-            parts.append(_sentence(board.characters[cid].description))
-    action, unnamed = weave(board, shot, names) if names else (shot.prompt, [])
+            parts.append(_sentence(descriptions[cid]))
+    action, unnamed = weave(board, shot, names, descriptions) if names else (shot.prompt, [])
     if unnamed:
-        parts.append(_presence(board, unnamed))
+        parts.append(_presence(descriptions, unnamed))
     parts.append(_sentence(action))
     if shot.camera:
         parts.append(_sentence(f"Camera: {shot.camera}"))

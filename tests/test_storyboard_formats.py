@@ -24,7 +24,7 @@ def test_fountain_multi_scene_with_transitions_and_dialogue() -> None:
     assert "storm" not in " ".join(s.prompt for _, s in board.shot_list())  # boneyard removed
     assert s2.transition == Crossfade(crossfade=1.0)  # DISSOLVE TO:
     (s3,) = board.scenes[1].shots
-    assert s3.prompt == "A small boat drifts toward the rocks."  # note removed
+    assert s3.prompt == "A small boat drifts toward the rocks. MAYA speaks."  # note removed; the speaker is in the shot
     assert s3.dialogue == ("TOM: Keep the light on, Maya.", "MAYA: Always.")
     assert s3.transition == "cut"
     assert s3.characters == ("maya",)  # Tom is a voice over: heard, not seen

@@ -10,7 +10,7 @@ import sys
 
 from rich.markup import escape
 
-from flows.cli import plan, render, review, anchor, server, store, worker, models  # noqa: F401  (registers commands)
+from flows.cli import plan, breakdown, render, review, anchor, server, store, worker, models  # noqa: F401  (registers commands)
 from flows.cli.app import app, console, err_console
 from shots.errors import StoryreelError
 

@@ -116,10 +116,13 @@ def validate(file: FileArg, strict: StrictOpt = False, home: HomeOpt = None) -> 
     )
 
 
-def _cast(board: Storyboard, cid: str) -> dict[str, Any]:
+def _cast(board: Storyboard, cid: str, looks: dict[str, str]) -> dict[str, Any]:
+    """A present character as the shot shows it: its look (``base`` or a later one's key)."""
     character = board.characters[cid]
-    return {"id": cid, "description": character.description, "names": list(character.names),
-            "from": str(character.origin) if character.origin else None}
+    look = next((item for item in character.looks if item.key == looks.get(cid)), None)
+    source = look or character
+    return {"id": cid, "description": source.description, "names": list(character.names),
+            "from": str(source.origin) if source.origin else None, "look": look.key if look else "base"}
 
 
 def plan_rows(board: Storyboard, graph: ShotGraph, starts: dict[str, Start]) -> list[dict[str, Any]]:
@@ -153,7 +156,9 @@ def plan_rows(board: Storyboard, graph: ShotGraph, starts: dict[str, Start]) -> 
             "reference": s.reference,
             "transition": {"crossfade": s.transition_seconds} if s.transition_seconds else "cut",
             "characters": list(s.characters),
-            "cast": [_cast(board, cid) for cid in s.characters],
+            "cast": [_cast(board, cid, dict(s.looks)) for cid in s.characters],
+            "camera": board.shot(s.id).camera,
+            "dialogue": list(board.shot(s.id).dialogue),
             "prompt_tokens": s.prompt.tokens,
             "warning": s.prompt.warning,
         }
@@ -214,6 +219,10 @@ def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> 
             cast.add_row(escape(cid), escape(", ".join(character.names)),
                          f"[yellow]{escape(character.description)}[/]" if warn else escape(character.description),
                          escape(_origin_cell(origin, file)) if origin else "")
+            for look in character.looks:  # later looks, each from its scene (or where it is named)
+                where = f"as {look.named}" if look.named else f"from {look.from_}"
+                cast.add_row(f"  [dim]↳ {escape(where)}[/]", "", escape(look.description),
+                             escape(_origin_cell(look.origin, file)) if look.origin else "")
         console.print(cast)
     table = Table(title=f"{escape(str(file))} — model {escape(graph.model)}", show_lines=True)
     for column in ("shot", "scene", "frames", "continuity", "starts from", "characters", "prompt"):
