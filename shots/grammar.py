@@ -65,7 +65,7 @@ MOODS = frozenset(
     """nervous shy quiet loud angry sad happy cheerful grumpy drunk sober tired exhausted sleepy sick ill sweet kind
     gentle mean cruel smart clever bright wise brave bold proud humble calm fierce lonely sullen serious friendly
     shifty overwhelmed stunned shocked surprised confused bewildered furious annoyed worried scared frightened
-    terrified relieved embarrassed amused delighted excited bored upset distraught fuming""".split()
+    terrified relieved embarrassed amused delighted excited bored upset distraught fuming silent""".split()
 )
 """Adjectives of a passing state: ``ON SANDRA, overwhelmed`` says how she feels, not how she looks."""
 NOT_ADJECTIVE = frozenset("family ally bully deputy nanny granny daddy mommy baby lady guy army party city kitty puppy buddy".split())
@@ -74,6 +74,7 @@ _AGE_WORDS = {
     "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
     "eighteen": 18, "nineteen": 19, "twenty": 20,
 }  # fmt: skip
+_AGE_WORDS.update({word: 10 * (i + 3) for i, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split())})
 _DECADE_WORDS = {"teens": 10, "twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60,
                  "seventies": 70, "eighties": 80, "nineties": 90}  # fmt: skip
 _ADJECTIVE_ENDINGS = ("ed", "ous", "ful", "ish", "less", "able", "ible", "ic", "ical", "ive", "al", "est", "ly")
@@ -176,10 +177,11 @@ def read_age(words: list[str]) -> tuple[Age | None, list[str]]:
         start, end = i, i + 1
         if i and words[i - 1] in ("age", "aged"):
             start = i - 1
-        elif not (word.startswith("(") or word.isdigit() and (i == 0 or words[i - 1] in _BEFORE_AGE)
-                  or i + 1 < len(words) and words[i + 1] in ("years", "year")):
+        alone = word.isdigit() or word in _AGE_WORDS and (i + 1 == len(words) or words[i + 1] in (",", "and"))
+        if start == i and not (word.startswith("(") or alone and (i == 0 or words[i - 1] in _BEFORE_AGE)
+                               or i + 1 < len(words) and words[i + 1] in ("years", "year")):
             continue  # "two boys", "the ages of 18 to 30": a number alone is no age
-        if end + 1 < len(words) + 1 and words[end : end + 2] in (["years", "old"], ["year", "old"]):
+        if words[end : end + 2] in (["years", "old"], ["year", "old"]):
             end += 2
         return Age(years=n), words[:start] + words[end:]
     return None, words
@@ -190,7 +192,7 @@ def is_adjective(word: str) -> bool:
     word = word.lower()
     if word in ADJECTIVES or word in MOODS:
         return True
-    if word in ADVERBS:
+    if word in ADVERBS or word in _AGE_WORDS:
         return False
     if word in PERSON_NOUNS or word in NOT_ADJECTIVE:
         return False
@@ -206,6 +208,8 @@ def _is_participle(word: str) -> bool:
 def is_noun(word: str) -> bool:
     """Whether a word can head a noun phrase: not a number, an age, an adjective or a participle."""
     word = word.lower().strip(".,;:!?")
+    if re.fullmatch(r"\d{1,3}-year-old", word):
+        return True  # "a 17-year-old with braces"
     if not word or any(c.isdigit() for c in word) or _decade(word) is not None or word in _AGE_WORDS:
         return False
     if word in PERSON_NOUNS or word.split("-")[-1] in PERSON_NOUNS:
@@ -302,17 +306,19 @@ def noun_phrase(description: str, sex: str | None = None, head: str | None = Non
         inner = " ".join(rest)  # "now a young man": the phrase after "now"
         return inner if age is None else f"{inner}, {age} years old" if age.years is not None else f"{inner} in their {age}"
     adjectives: list[str] = []
-    while rest and (is_adjective(rest[0]) or rest[0] in (",", "and") and adjectives):
+    while rest and (is_adjective(rest[0]) and rest[1:2] not in (["as"], ["than"]) or rest[0] in (",", "and") and adjectives):
         if rest[0] not in (",", "and") and rest[0] not in adjectives:
             adjectives.append(rest[0])
         rest = rest[1:]
     while rest and rest[0] in (",", "and"):
         rest = rest[1:]
     if age is not None and (age.child or age.teen or age.years is not None):
-        adjectives = [a for a in adjectives if a not in ("young", "old", "little", "older", "younger", "adult")]
+        adjectives = [a for a in adjectives if a not in ("young", "old", "little", "older", "younger", "adult", "teenage", "teen")]
     noun = head or (person_noun(sex, Age(years=8)) if age is not None and age.years is not None and age.years < 20 and sex
                     else person_noun(sex, age))  # "a 17-year-old boy", not "a 17-year-old teenage boy"
     adjectives = [*modifiers, *(a for a in adjectives if a not in modifiers)]
+    if age is not None and (age.child or age.teen or age.years is not None):  # "a 15-year-old girl", not "a teenage 15-year-old girl"
+        adjectives = [a for a in adjectives if a not in ("young", "old", "little", "older", "younger", "adult", "teenage", "teen")]
     if age is not None and age.years is not None:
         core = f"{age.years}-year-old" + ("" if noun == "teenager" and head is None else f" {noun}")
     else:

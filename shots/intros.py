@@ -30,6 +30,7 @@ from shots.grammar import (
     PERSON_NOUNS,
     POSSESSIVES,
     Age,
+    article,
     gender,
     head_noun,
     is_adjective,
@@ -218,17 +219,16 @@ def _before(text: str, s0: int, start: int) -> tuple[list[str], int]:
     for match in reversed(list(_TOKENS.finditer(text, s0, start))):
         raw = match.group()
         word = raw.lower().strip('"')
-        if raw.endswith((",", ";", ":", ".", ")")) or len(taken) == 6:
+        if raw.endswith((",", ";", ":", ".", ")")) or len(taken) == 6 or word in ("named", "called"):
             break
         noun = word in PERSON_NOUNS or word.split("-")[-1] in PERSON_NOUNS
         if not (word in DETERMINERS or word in POSSESSIVES or _possessive(word) or is_adjective(word) or noun or word.isdigit()):
             break
-        if noun and taken:
-            break  # "the boy his father": one phrase at most
         taken.insert(0, match)
     words = [m.group().lower().strip('"') for m in taken]
-    # A phrase opens with a determiner ("his father"); bare adjectives only at a sentence's start.
-    opens = next((i for i, w in enumerate(words) if w in DETERMINERS or w in POSSESSIVES or _possessive(w)), None)
+    # A phrase opens with its last determiner ("the boy his father": "his father"); bare
+    # adjectives belong to the name only at a sentence's start.
+    opens = next((i for i in range(len(words) - 1, -1, -1) if words[i] in DETERMINERS or words[i] in POSSESSIVES or _possessive(words[i])), None)
     if opens is None:
         at_start = bool(taken) and not text[s0 : taken[0].start()].strip()
         if not (at_start and all(is_adjective(w) for w in words)):
@@ -310,6 +310,14 @@ def introduce(text: str, run: Run, other_names: frozenset[str] = frozenset(), se
             if named_apart and text.startswith(",", end):
                 cuts.append((end, end + 1))
             how.insert(0, "before the name")
+    if before and before[0] in ("a", "an") and head is None and not attributes and not set(before) & LOOK_WORDS \
+            and not any(w in PERSON_NOUNS for w in before):
+        # "a weathered LASER PRINTER": the name is the noun of the phrase, as in "An EXTREMELY HANDSOME MAN"
+        phrase = " ".join([*before[1:], *(w.lower() for w in run.words)])
+        return Intro(f"{article(phrase)} {phrase}", "phrase", (), gender(phrase) or known_sex)
+    named_noun = run.words[-1].lower()
+    if head is None and how and (named_noun in PERSON_NOUNS or named_noun.endswith(("man", "woman"))):
+        head, sex = named_noun, sex or gender(named_noun)  # "The old FERRYMAN, bearded and silent,"
     if not how:
         old = describe(text, run, other_names)
         if old is None:
@@ -323,7 +331,7 @@ def introduce(text: str, run: Run, other_names: frozenset[str] = frozenset(), se
                   or head_noun(said) is not None or bool(lowered & {"with", "wearing", "in"}))
     if not looks_like:
         return None  # a state or an action: "overwhelmed", "smoking on the corner"
-    sex = sex or gender(said) or _pronoun_after(text, max([end, *(b for _, b in cuts)]), s1) or known_sex
+    sex = sex or gender(said) or gender(" ".join(run.words)) or _pronoun_after(text, max([end, *(b for _, b in cuts)]), s1) or known_sex
     description = noun_phrase(said, sex, head, modifiers) if said or head or modifiers else noun_phrase("", sex)
     if head is None and not modifiers and not said and sex is None:
         return None

@@ -17,9 +17,9 @@ from shots.yaml_format import parse_yaml
 YAML_SUFFIXES = (".yaml", ".yml")
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".fountain": "fountain", ".spmd": "fountain", ".csv": "csv"}
 SIDECAR_KEYS = ("title", "settings", "style", "characters", "scenes")
-NATIVE_FRAMES = 81
-"""Frames of a Wan clip as trained (5 s at 16 fps): the longest content-timed shot of a family
-that sets no limit of its own."""
+NATIVE_SECONDS = 5.0
+"""A Wan clip as trained (81 frames at 16 fps): the longest content-timed shot of a family that
+sets no limit of its own."""
 
 
 def load_storyboard(path: str | Path) -> Storyboard:
@@ -102,14 +102,14 @@ def _forget_scene_looks(raw: dict[str, Any], cid: str, looks: list[Any]) -> None
 
 def shot_seconds(settings: Any) -> tuple[float, float]:
     """The shortest and longest shot a storyboard's model family renders at its frame rate
-    (at most `NATIVE_FRAMES` frames where the family sets no limit): the range a screenplay's
-    content-timed shots stay in."""
+    (at most `NATIVE_SECONDS` where the family sets no limit of its own): the range a
+    screenplay's content-timed shots stay in."""
     given = settings if isinstance(settings, dict) else {}
     model = given.get("model") if isinstance(given.get("model"), str) else "tiny"
     spec = spec_for_model(model)
     fps = given.get("fps") if isinstance(given.get("fps"), int) and not isinstance(given.get("fps"), bool) and given["fps"] > 0 else spec.default_fps
-    longest = min(spec.max_frames or NATIVE_FRAMES, NATIVE_FRAMES if spec.max_frames is None else spec.max_frames)
-    return spec.min_frames / fps, max(spec.min_frames / fps, math.floor(longest / fps * 2) / 2)
+    longest = spec.max_frames / fps if spec.max_frames else NATIVE_SECONDS
+    return spec.min_frames / fps, max(spec.min_frames / fps, math.floor(longest * 2) / 2)
 
 
 def _read_sidecar(path: Path) -> tuple[dict[str, Any], dict[Any, int]]:

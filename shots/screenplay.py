@@ -257,8 +257,10 @@ def _silent(scenes: list[ParsedScene], cast: Cast, cued: set[Any], cue_words: fr
                 before = paragraph.text[max(0, run.start - 8) : run.start].lower()
                 intro = None
                 if after != "," and not before.endswith(("named ", "called ")):
-                    intro = introduce(paragraph.text, run, cue_words)  # "her gorgeous friend IDA"
-                    if intro is None or not intro.how.startswith("before the name") or intro.sex is None and "a person" in intro.description:
+                    intro = introduce(paragraph.text, run, cue_words)  # "her gorgeous friend IDA", "his brother TOM"
+                    people = [w.lower() for w in paragraph.text[max(0, run.start - 60) : run.start].split()[-3:]] + [run.words[-1].lower()]
+                    sound = len(run.words) == 1 and run.words[0].endswith(("S", "ED", "ING"))  # "the crowd APPLAUDS"
+                    if sound or intro is None or not intro.how.startswith("before the name") or not any(w in PERSON_NOUNS for w in people):
                         continue
                 tries += 1
                 if tries > _MAX_SILENT:
