@@ -439,7 +439,8 @@ def _assemble(
             if paragraph.title:
                 prompt = f'A title card reading "{" ".join(paragraph.text.split())}"'
             else:
-                text = paragraph.text if paragraph.text.endswith((".", "!", "?", '"', "'")) else paragraph.text + "."
+                text = paragraph.text.rstrip(" :;,-—")
+                text = text if text.endswith((".", "!", "?", '"', "'")) else text + "."
                 prompt = " ".join(filter(None, [text, _speaking(spoken)]))
             shot.update(id=f"s{number:02d}", prompt=prompt, characters=present[sj], dialogue=tuple(shot["dialogue"]),
                         duration=_duration(paragraph, sum(s.words for s in spoken), seconds))

@@ -4,7 +4,8 @@ A character has a base look (its ``description`` and ``reference``) and later *l
 (`shots.models.Look`). In a scene the look is, in this order: the one the scene names
 (``Scene.looks``: the parser sets it for a heading's year, ``(PRESENT)``, or a cue such as
 ``YOUNG EDWARD``); else the last look whose ``from`` scene is at or before this one (looks
-with ``named`` apply only where named); else the base look.
+with ``named`` apply only where named, a ``flashback`` look only in its own scene); else the
+base look.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def look_in(board: Storyboard, scene: Scene, position: int, cid: str) -> LookInS
     if chosen is None and named != "base":
         order = board.scene_positions
         for look in character.looks:
-            if look.named is None and look.from_ is not None and order.get(look.from_, len(order)) <= position:
+            at = order.get(look.from_ or "", len(order))
+            if look.named is None and look.from_ is not None and (at == position if look.flashback else at <= position):
                 chosen = look
     if chosen is None:
         return LookInScene("base", character.description, character.reference, character.origin.around if character.origin else None)

@@ -166,14 +166,16 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Look(_Frozen):
-    """A later look of a character (aged, re-dressed): in force from scene ``from`` on, or —
-    with ``named`` (``YOUNG EDWARD``) — in the scenes that name the character so. Identity is
+    """A later look of a character (aged, re-dressed): in force from scene ``from`` on (with
+    ``flashback``, in that scene only), or — with ``named`` (``YOUNG EDWARD``) — in the scenes
+    that name the character so. Identity is
     judged per look: a child and the adult are not the same anchor."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
     from_: ShotId | None = Field(None, alias="from")
     named: Name | None = None  # type: ignore[valid-type]
+    flashback: bool = False  # holds in scene ``from`` only (the character younger than before)
     description: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
     reference: PathText | None = None  # type: ignore[valid-type]
     origin: Origin | None = None

@@ -172,7 +172,7 @@ def find_cast(scenes: list[ParsedScene], speeches: list[Speech], known: Mapping[
         candidates = [c for c in candidates if name_key(c.run.text) not in aliases]
         names = list(dict.fromkeys([c.run.text for c in candidates[:1]] + spellings + [s for a in alias_keys for s in alias_spellings[a]]))
         own = frozenset(w.upper() for key in [*keys, *alias_keys] for w in key)
-        entry, base_at, sex = _base_look(candidates, cue_words - own, file)
+        entry, base_at, sex, base_age = _base_look(candidates, cue_words - own, file)
         if entry is None:
             first = candidates[0] if candidates else None
             line = first.paragraph.line_of(first.run.start) if first else min(s.line for key in keys for s in by_key[key])
@@ -180,9 +180,12 @@ def find_cast(scenes: list[ParsedScene], speeches: list[Speech], known: Mapping[
             # JUNE HARLOW cued JUNE is "June Harlow"; AKA DAN cued DAN is "Dan".
             name = first.run.text if first and name_key(first.run.text)[: len(name_key(shortest))] == name_key(shortest) else shortest
             entry = {"description": _title(name), "origin": {"file": file, "line": line, "how": "name only"}}
-        looks = _later_looks(candidates, base_at, scenes, cue_words - own, file)
+        looks = _later_looks(candidates, base_at, scenes, cue_words - own, file, sex, base_age)
         for alias in alias_keys:
-            looks.append(_alias_look(alias, alias_spellings[alias][0], runs.get(alias, []), sex, cue_words - own, file))
+            look = _alias_look(alias, alias_spellings[alias][0], runs.get(alias, []), sex, cue_words - own, file)
+            if look["origin"]["how"] == "cue" and alias[0] in ("young", "little") and base_age is not None and (base_age.child or base_age.teen):
+                look["description"] = entry["description"]  # YOUNG WILL of a Will introduced at 3: that child
+            looks.append(look)
         cast.characters[cid] = {**entry, "names": names, **({"looks": looks} if looks else {})}
         cast.sexes[cid] = sex or gender(entry["description"])
         for spelling in [*spellings, *(s for a in alias_keys for s in alias_spellings[a])]:
@@ -192,32 +195,51 @@ def find_cast(scenes: list[ParsedScene], speeches: list[Speech], known: Mapping[
     return cast
 
 
-def _base_look(candidates: list[_Candidate], others: frozenset[str], file: str) -> tuple[dict[str, Any] | None, int, str | None]:
+def _base_look(candidates: list[_Candidate], others: frozenset[str], file: str) -> tuple[dict[str, Any] | None, int, str | None, Age | None]:
     """The first introduction among a character's capital runs: its entry, the index of the
-    candidate after it, and the sex it tells."""
+    candidate after it, the sex and the age it tells."""
     for i, candidate in enumerate(candidates):
         intro = _read(candidate, others)
         if intro is not None and intro.now and candidates[0].paragraph.scene < candidate.paragraph.scene:
-            return None, i, intro.sex  # "KARL, now 55" after scenes with Karl: a later look, not the first
+            return None, i, intro.sex, None  # "KARL, now 55" after scenes with Karl: a later look, not the first
         if intro is not None:
-            return {"description": intro.description, "origin": _origin(file, candidate, intro.how, intro)}, i + 1, intro.sex
-    return None, 0, None
+            return {"description": intro.description, "origin": _origin(file, candidate, intro.how, intro)}, i + 1, intro.sex, intro.age
+    return None, 0, None, None
 
 
-def _later_looks(candidates: list[_Candidate], start: int, scenes: list[ParsedScene], others: frozenset[str], file: str) -> list[dict[str, Any]]:
-    """Looks that later introductions start (an age, "now", "younger"): one per scene at most."""
+def _later_looks(candidates: list[_Candidate], start: int, scenes: list[ParsedScene], others: frozenset[str], file: str,
+                 sex: str | None, base_age: Age | None) -> list[dict[str, Any]]:
+    """Looks that later introductions start (an age, "now", "younger"): one per scene at most.
+    One that makes the character younger than the look before it (``A younger EDWARD, 20's``)
+    is a flashback: it holds in its own scene only."""
     looks: list[dict[str, Any]] = []
     seen_scenes = {candidates[start - 1].paragraph.scene} if start else set()
+    age = _years(base_age)
     for candidate in candidates[start:]:
         scene = candidate.paragraph.scene
         if scene in seen_scenes:
             continue
-        intro = _read(candidate, others)
+        intro = introduce(candidate.paragraph.text, candidate.run, others, sex)
         if intro is None or not intro.look:
             continue
         seen_scenes.add(scene)
-        looks.append({"from": scenes[scene].id, "description": intro.description, "origin": _origin(file, candidate, intro.how, intro)})
+        look: dict[str, Any] = {"from": scenes[scene].id, "description": intro.description,
+                                "origin": _origin(file, candidate, intro.how, intro)}
+        years = _years(intro.age)
+        if {"younger", "young"} & set(intro.said.lower().split() + intro.description.lower().split()[:2]) or \
+                years is not None and age is not None and years < age:
+            look["flashback"] = True
+        elif years is not None:
+            age = years
+        looks.append(look)
     return looks
+
+
+def _years(age: Age | None) -> float | None:
+    """An age in years, for comparing looks (a decade counts as its middle)."""
+    if age is None:
+        return None
+    return float(age.years) if age.years is not None else (age.decade or 0) + 5.0
 
 
 def _alias_look(alias: tuple[str, ...], spelling: str, candidates: list[_Candidate], sex: str | None, others: frozenset[str],
@@ -300,7 +322,8 @@ def _choose_scene_looks(scenes: list[ParsedScene], cast: Cast) -> None:
             continue
         base_scene = _scene_at(scenes, character["origin"].get("line"))
         dated = [(scenes[base_scene].period if base_scene is not None else None, "base", base_scene or 0)]
-        dated += [(scenes[positions[look["from"]]].period, look["from"], positions[look["from"]]) for look in looks if "from" in look]
+        dated += [(scenes[positions[look["from"]]].period, look["from"], positions[look["from"]]) for look in looks
+                  if "from" in look and not look.get("flashback")]
         for si, scene in enumerate(scenes):
             named = next((look["named"] for look in looks if "named" in look and _mentions(scene, look["named"])), None)
             choice = named
