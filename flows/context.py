@@ -118,7 +118,9 @@ def memory_mode(settings: Settings) -> str:
 
 def board_for(job: RenderJob) -> Storyboard:
     """The job's storyboard with any ``--model`` override applied."""
-    board = load_storyboard(job.storyboard)
+    from flows.lm_breakdown import load_screenplay
+
+    board, _ = load_screenplay(job.storyboard)  # a breakdown model's answers come from the cache
     changes = dict(job.overrides)
     if job.model:
         changes["model"] = job.model
@@ -155,10 +157,11 @@ def preflight(job: RenderJob) -> Storyboard:
         inspect_model_dir(s.model)
     if s.t2i_model and not (Path(s.t2i_model).expanduser() / "model_index.json").is_file():
         raise ConfigError(f"t2i_model {s.t2i_model!r} is not a diffusers pipeline directory")
-    if s.prompt_model:
-        from generation.expand import check_prompt_model
+    for chat_model in (s.prompt_model, s.breakdown_model):
+        if chat_model:
+            from generation.expand import check_prompt_model
 
-        check_prompt_model(s.prompt_model)
+            check_prompt_model(chat_model)
     with attention_scope(s.attention_backend):  # an unknown or unusable backend is refused here
         pass
     if s.scorer != "tiny":

@@ -66,7 +66,9 @@ def submit_file(
     settings: AppSettings, file: Path, name: str | None, model: str | None = None
 ) -> tuple[str, Storyboard, ShotGraph, list[ShotChange]]:
     """Parse, plan and record a storyboard; returns the project name, board, graph and changes."""
-    board = load_storyboard(file)
+    from flows.lm_breakdown import load_screenplay
+
+    board, _ = load_screenplay(file, settings.device)
     if model:
         board = board.model_copy(update={"settings": board.settings.model_copy(update={"model": model})})
     graph = plan_storyboard(board)

@@ -58,6 +58,8 @@ def breakdown(board: Storyboard) -> dict[str, Any]:
                 item["line"] = shot.line
             shots.append(item)
         entry: dict[str, Any] = {"id": scene.id, "heading": scene.heading, "shots": shots}
+        if scene.line:
+            entry["line"] = scene.line
         if scene.looks:
             entry["looks"] = dict(scene.looks)
         scenes.append(entry)

@@ -125,7 +125,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
         if isinstance(character, Mapping) and _text(character.get("reference")):
             problems += _asset(base_dir, character["reference"], ("characters", cid, "reference"), "reference image")
     model = settings.get("model") if isinstance(settings.get("model"), str) else "tiny"
-    for field in ("model", "t2i_model", "prompt_model"):
+    for field in ("model", "t2i_model", "prompt_model", "breakdown_model"):
         if _text(settings.get(field)) and (why := model_problem(settings[field], field)):
             problems.append(Problem(("settings", field), why))
     spec = spec_for_model(model)

@@ -451,7 +451,7 @@ def _assemble(
                 shot["continuity"] = "cut"  # intercut: another place than the shot before
             shots.append(shot)
             locator.lines[("scenes", len(raw_scenes), "shots", sj)] = paragraph.line
-        raw_scene: dict[str, Any] = {"id": sc.id, "heading": sc.heading, "shots": shots}
+        raw_scene: dict[str, Any] = {"id": sc.id, "heading": sc.heading, "line": sc.line, "shots": shots}
         if si in cast.scene_looks:
             raw_scene["looks"] = cast.scene_looks[si]
         raw_scenes.append(raw_scene)

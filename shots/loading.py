@@ -46,7 +46,7 @@ def load_storyboard(path: str | Path) -> Storyboard:
     if kind == "yaml":
         return parse_yaml(text, str(path), base_dir)
     sidecar_path = path.with_name(path.name + ".yaml")
-    sidecar, sidecar_lines = _read_sidecar(sidecar_path)
+    sidecar, sidecar_lines = read_sidecar(sidecar_path)
     given = sidecar.get("characters") if isinstance(sidecar.get("characters"), dict) else {}
     if kind == "fountain":
         raw, locator = parse_fountain(text, known_characters=given, file=str(path), seconds=shot_seconds(sidecar.get("settings")))
@@ -112,7 +112,7 @@ def shot_seconds(settings: Any) -> tuple[float, float]:
     return spec.min_frames / fps, max(spec.min_frames / fps, math.floor(longest * 2) / 2)
 
 
-def _read_sidecar(path: Path) -> tuple[dict[str, Any], dict[Any, int]]:
+def read_sidecar(path: Path) -> tuple[dict[str, Any], dict[Any, int]]:
     try:
         if not path.exists():
             return {}, {}

@@ -127,6 +127,8 @@ class Settings(_Frozen):
     t2i_model: PathText | None = None  # type: ignore[valid-type]
     # A transformers causal-LM folder with a chat template: expands each composed prompt.
     prompt_model: PathText | None = None  # type: ignore[valid-type]
+    # Another such folder: breaks a screenplay down (shot lists, character bible), checked.
+    breakdown_model: PathText | None = None  # type: ignore[valid-type]
     # Consistency.
     scorer: PathText = "tiny"  # type: ignore[valid-type]
     thresholds: Thresholds = Field(default_factory=dict)
@@ -230,6 +232,7 @@ class Scene(_Frozen):
 
     id: ShotId
     heading: str | None = None
+    line: Annotated[int, Field(ge=1)] | None = None  # a screenplay's heading line
     shots: tuple[Shot, ...] = Field(min_length=1)
     # Character id → the key of its look in this scene, where the scene's order alone would
     # pick another (a heading's year, a character named "YOUNG EDWARD").

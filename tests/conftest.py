@@ -251,3 +251,13 @@ def film(tmp_path: Path, demo_home: Path) -> dict:
     return {"job": job, "settings": load_settings(demo_home, url), "folder": folder, "home": demo_home, "url": url}
 
 
+
+
+@pytest.fixture(scope="session")
+def prompt_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny chat LM made the way a user would: ``storyreel models make-tiny DIR --family
+    prompt_lm --random`` (prompt expansion and the breakdown model)."""
+    folder = tmp_path_factory.mktemp("prompt-model") / "lm"
+    code, out, err = run_cli("models", "make-tiny", str(folder), "--family", "prompt_lm", "--random")
+    assert code == 0 and (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file(), out + err
+    return folder

@@ -30,15 +30,6 @@ scenes:
 """
 
 
-@pytest.fixture(scope="session")
-def prompt_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Made the way a user would: ``storyreel models make-tiny DIR --family prompt_lm --random``."""
-    folder = tmp_path_factory.mktemp("prompt-model") / "lm"
-    code, out, err = run_cli("models", "make-tiny", str(folder), "--family", "prompt_lm", "--random")
-    assert code == 0 and (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file(), out + err
-    return folder
-
-
 @pytest.fixture
 def board(tmp_path: Path, prompt_model: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STORYREEL_CACHE", str(tmp_path / "cache"))

@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from flows.cli.app import JsonOpt, app, console
+from flows.cli.app import JsonOpt, app, console, err_console
+from flows.lm_breakdown import load_screenplay
 from shots.breakdown import breakdown, sidecar_text
 from shots.errors import ConfigError
-from shots.loading import load_storyboard
 
 
 @app.command("breakdown")
@@ -27,7 +27,9 @@ def breakdown_command(
     as YAML, or JSON; with --out, write it as a sidecar that plan and render then use."""
     if script.suffix.lower() in (".yaml", ".yml"):
         raise ConfigError(f"{script}: a YAML storyboard is its own breakdown; breakdown reads a .fountain or .csv file")
-    board = load_storyboard(script)
+    board, report = load_screenplay(script)
+    if report is not None:
+        err_console.print(escape(report.summary()))
     data = breakdown(board)
     if out is None:
         print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else sidecar_text(data, script.name), end="" if not as_json else "\n")

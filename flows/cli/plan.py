@@ -102,10 +102,11 @@ def validate(file: FileArg, strict: StrictOpt = False, home: HomeOpt = None) -> 
 
     board = load_storyboard(file)
     check_loras(board, file, settings_for(home).home)  # LoRA files: found (folder, <home>/loras/) and loadable
-    if board.settings.prompt_model:
-        from generation.expand import check_prompt_model
+    for chat_model in (board.settings.prompt_model, board.settings.breakdown_model):
+        if chat_model:
+            from generation.expand import check_prompt_model
 
-        check_prompt_model(board.settings.prompt_model)  # a folder with a config and a chat template
+            check_prompt_model(chat_model)  # a folder with a config and a chat template
     graph = plan_storyboard(board)
     _report(file, _warnings(board, graph, shot_starts(board, graph)), strict)
     scenes = len({s.scene for s in graph.shots})
@@ -195,8 +196,11 @@ def _prompt_cell(s: PlannedShot) -> str:
 def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> None:
     """Show the shots a storyboard becomes: frames, start frames, characters, prompts."""
     from flows.expansion import expand_for
+    from flows.lm_breakdown import load_screenplay
 
-    board = load_storyboard(file)
+    board, breakdown = load_screenplay(file)
+    if breakdown is not None:
+        err_console.print(escape(breakdown.summary()))
     graph, report = expand_for(board, plan_storyboard(board))
     if board.settings.prompt_model:
         err_console.print(f"prompt model: {report.asked} prompt(s) expanded now, {report.cached} from the cache")

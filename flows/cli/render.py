@@ -162,7 +162,7 @@ def render_command(
     from flows.store import project_name
 
     settings = settings_for(home)
-    board = load_storyboard(file)  # bad input fails here, before any model work
+    board = load_storyboard(file)  # bad input fails here, before any model work (the breakdown model runs at submit)
     name = project_name(file, project)
     knobs = {"device": device, "dtype": dtype, "cache": cache, "attention_backend": attention_backend,
              "compile": compile, "vae_tiling": vae_tiling, "memory": memory, "cpu_offload": cpu_offload}
