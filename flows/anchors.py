@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import threading
 from typing import Any
 
@@ -118,8 +119,9 @@ def _store_portrait(store: ArtifactStore, project: str, character: str, token: s
     """Save a portrait into ``<project>/anchors/`` under its checksum; (relative path, SHA-256)."""
     data = _png(image)
     digest = hashlib.sha256(data).hexdigest()
-    relative = store.anchor_file(project, character, digest)
-    staged = store.staging(project, token) / f"anchor-{character}.png"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", character.replace("@", "."))  # "will@sc12": will.sc12-<sha12>.png
+    relative = store.anchor_file(project, name, digest)
+    staged = store.staging(project, token) / f"anchor-{name}.png"
     staged.write_bytes(data)
     store.put(staged, relative)
     return relative, digest

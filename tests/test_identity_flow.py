@@ -189,3 +189,28 @@ def test_anchors_in_an_unreviewed_run_then_replaced_and_rejudged(prefect_harness
     for key, shot in shots.items():
         expected = 3 if key in failing else takes_before[key]  # re-rolled up to max_takes
         assert len(shot.takes) == expected, (key, len(shot.takes))
+
+
+def test_each_look_of_a_character_has_its_own_anchor(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A character in a later look (a child grown up) is judged against an anchor of that look,
+    frozen from the look's first appearance, not against the other look's."""
+    folder = tmp_path / "film"
+    folder.mkdir()
+    board = folder / "storyboard.yaml"
+    text = FILM.format(identity=0.6).replace(
+        "  red: {description: a red circle}", "  red:\n    description: a red circle\n    looks: [{from: day, description: a red circle}]")
+    board.write_text(text)
+    home = tmp_path / "home"
+    monkeypatch.delenv("STORYREEL_DATABASE_URL", raising=False)
+    graph = plan_storyboard(load_storyboard(board))
+    assert {s.id: s.looks for s in graph.shots} == {"s1": (), "s2": (("red", "day"),), "s3": (("red", "day"),)}
+    code, out, err = run_cli("render", str(board), "--home", str(home), "--no-review", "--json")
+    assert code == 0, err
+    shots = _shots(f"sqlite:///{home / 'storyreel.db'}")
+    with transaction(load_settings(home).database()) as s:
+        anchors = current_anchors(s, get_project(s, "film"))
+        assert set(anchors) == {"red", "red@day"}
+        assert anchors["red"].take_id == shots["s1"].chosen_take.id and anchors["red@day"].take_id == shots["s2"].chosen_take.id
+        sha = {key: a.sha256 for key, a in anchors.items()}
+    judged = {key: next(x for x in shots[key].chosen_take.scores if x.metric == "identity").details["anchors"] for key in ("s1", "s2", "s3")}
+    assert judged == {"s1": {"red": sha["red"]}, "s2": {"red@day": sha["red@day"]}, "s3": {"red@day": sha["red@day"]}}

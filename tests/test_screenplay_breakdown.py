@@ -128,6 +128,8 @@ def test_a_title_pages_note_transitions_markers_and_fragments_are_not_shots() ->
     # "...find the same clock" runs on from before the MATCH CUT: it opens the next shot, joined
     assert any(p.startswith("Find the same clock on the kitchen wall") and "counts the chimes" in p for p in prompts)
     assert any(p == "Focusing on the dashboard clock." for p in prompts)  # its dangling "we..." dropped
+    road = board.scenes[3]  # INTERCUT WITH: the road and the hall alternate: a shot of another place is a cut
+    assert road.heading == "EXT. COUNTY ROAD - NIGHT" and [s.continuity for s in road.shots] == [None, "cut"]
 
 
 def test_camera_beats_split_a_paragraph() -> None:
