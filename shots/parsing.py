@@ -101,6 +101,8 @@ def read_text(path: Path) -> str:
             file=str(path),
             line=line,
         ) from None
+    if text.startswith("\ufeff"):
+        raise StoryboardError("starts with two byte-order marks; save the file as UTF-8 with one BOM or none", file=str(path), line=1)
     if "\x00" in text:
         raise StoryboardError("contains NUL bytes; is this a text file?", file=str(path))
     if not text.strip():
@@ -126,13 +128,18 @@ def build_storyboard(raw: Mapping[str, Any], locator: Locator, file: str, base_d
     return board
 
 
+MAX_LISTED = 200
+"""Problems listed one by one; past these, the error says how many more there are."""
+
+
 def _dedupe(problems: typing.Iterable[Problem]) -> list[Problem]:
-    """One problem per place; a container's error is dropped when an item inside it has one."""
+    """One problem per place; a container's error is dropped when an item inside it has one.
+    Linear in the number of problems (each place's prefixes are looked up, not compared)."""
     seen: dict[Loc, Problem] = {}
     for p in problems:
         seen.setdefault(p.loc, p)
-    locs = list(seen)
-    return [p for p in seen.values() if not any(o[: len(p.loc)] == p.loc and o != p.loc for o in locs)]
+    inner = {loc[:n] for loc in seen for n in range(len(loc))}  # every strict prefix of a place
+    return [p for p in seen.values() if p.loc not in inner]
 
 
 def _error(problems: list[Problem], locator: Locator, file: str) -> StoryboardError:
@@ -148,7 +155,9 @@ def _error(problems: list[Problem], locator: Locator, file: str) -> StoryboardEr
     located.sort(key=lambda e: e.line or 0)
     first = located[0]
     if len(located) > 1:
-        first.message += "".join(f"\n{e}" for e in located[1:])
+        first.message += "".join(f"\n{e}" for e in located[1:MAX_LISTED])
+        if len(located) > MAX_LISTED:
+            first.message += f"\n… and {len(located) - MAX_LISTED} more problems (fix these first)"
         first.args = (str(first),)
     return first
 
@@ -303,6 +312,8 @@ def _line_map(root: yaml.Node, text: str) -> dict[Loc, int]:
     while stack:
         node, path = stack.pop()
         lines.setdefault(path, node.start_mark.line + 1)
+        if node.tag == "tag:yaml.org,2002:binary":
+            raise StoryboardError("a !!binary value is not text; storyboards hold text, numbers and lists", line=node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, value_node in node.value:

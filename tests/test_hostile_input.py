@@ -201,3 +201,27 @@ def test_a_sidecar_character_id_that_is_not_a_word(write, suffix: str) -> None:
     code, err = _check("validate", str(board))
     assert code == 2 and err.startswith(f"Error: {board}.yaml:3:"), err
     assert "character id 1 must be a word" in err and "unknown metric" not in err
+
+
+def test_error_dense_storyboards_are_refused_in_linear_time(tmp_path: Path) -> None:
+    """Every row wrong twice (a bad duration, a missing reference): the problems are found in
+    one linear pass and the first 200 listed with a count of the rest (in CPU time, so a busy
+    machine does not make the bound fail)."""
+    path = tmp_path / "dense.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["scene", "shot", "description", "duration", "reference"])
+        for i in range(8000):
+            writer.writerow(["main", f"s{i}", "a red circle moves right", "-1", f"missing{i}.png"])
+    start = time.process_time()
+    code, out, err = run_cli("validate", str(path))
+    seconds = time.process_time() - start
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") <= 205 and "more problems (fix these first)" in err
+    assert seconds < BOUND, f"{seconds:.2f} s of CPU"
+
+
+def test_a_double_bom_and_binary_values_are_refused(write) -> None:
+    _refused(write("bom.yaml", "\ufeff\ufefftitle: t\nshots:\n  - {id: a, prompt: x}\n".encode()), "two byte-order marks", 1)
+    _refused(write("bin.yaml", "title: t\nshots:\n  - {id: a, prompt: !!binary aGVsbG8=}\n"), "!!binary value is not text", 3)
+    assert _check("validate", str(write("one.yaml", "\ufefftitle: t\nshots:\n  - {id: a, prompt: a red circle moves right}\n".encode())))[0] == 0
