@@ -114,3 +114,20 @@ def test_rerender_says_when_it_kept_the_previous_take(prefect_harness, film: dic
     assert "b: the new take 2 did not pass" in out.replace("\n", " ") and "kept take 1" in out
     rows = {r["id"]: r for r in project_status(film["settings"], "film")}
     assert (rows["b"]["chosen_take"], rows["b"]["verdict"]) == (1, "approved")
+
+
+def test_render_exits_1_when_a_shot_was_made_stale_during_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 0 means rendered and cut: a run that ends with a shot made stale meanwhile (a queued
+    re-render of an earlier shot) and no new cut exits 1 naming it. The run itself is a stand-in
+    here (what it returns is the orchestration's outcome); the rule under test is the exit."""
+    from flows import context, runner
+
+    monkeypatch.setattr(context, "preflight", lambda job: None)
+    monkeypatch.setattr(runner, "run_render", lambda *a, **k: {"project": "film", "shots": [], "remaining": {"not rendered": ["s02"]}})
+    import flows.store
+
+    monkeypatch.setattr(flows.store, "project_status", lambda settings, name: [])
+    board = tmp_path / "storyboard.yaml"
+    board.write_text("title: t\nshots:\n  - {id: s01, prompt: a red circle moves right}\n  - {id: s02, prompt: it grows}\n")
+    code, out, err = run_cli("render", str(board), "--home", str(tmp_path / "home"), "--no-review")
+    assert code == 1 and "not rendered, so no new cut: s02" in err and "storyreel render" in err

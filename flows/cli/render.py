@@ -83,6 +83,10 @@ def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: boo
         raise GenerationError(f"{len(problems)} shot(s) need attention:\n" + "\n".join(problems))
     if summary.get("failed"):
         raise GenerationError(summary["failed"])
+    left = (summary.get("remaining") or {}).get("not rendered") if not rerender and not summary.get("cut") else None
+    if left:  # exit 0 means rendered and cut: a re-render queued meanwhile made these stale
+        raise GenerationError(f"not rendered, so no new cut: {', '.join(left)} (made stale during the run, e.g. by a "
+                              "re-render of an earlier shot); run `storyreel render` again to render them and cut")
 
 
 def _print_summary(summary: dict[str, Any], rows: list[dict[str, Any]]) -> None:
