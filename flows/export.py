@@ -8,6 +8,8 @@ once make two cuts with two files, never one file for two rows.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 from dataclasses import dataclass
@@ -168,6 +170,10 @@ def export_cut(
         with transaction(engine) as session:
             session.get(Cut, cut_id).status = "failed"
         raise
+    finally:
+        for folder in (staged.parent, staged.parent.parent):  # this writer's staging folder, once empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     otio_path = write_otio(cut_list, otio, name) if otio else None
     with transaction(engine) as session:
         cut = session.get(Cut, cut_id)

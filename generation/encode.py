@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from generation.frames import check_frames
+from shots.files import follow_umask
 from shots.errors import StitchError
 
 
@@ -41,6 +42,7 @@ def atomic_path(final: Path, suffix: str | None = None) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as handle:
             os.fsync(handle.fileno())
+        follow_umask(tmp_path)  # mkstemp makes it 0600
         os.replace(tmp_path, final)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -62,3 +62,23 @@ def replace_folder(staging: Path, target: Path, force: bool = False) -> Path:
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
     return target
+
+
+def process_umask() -> int:
+    """This process's umask, read without changing it where the system says it (Linux
+    ``/proc/self/status``), else by setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(path: Path) -> None:
+    """Give a file made private by ``tempfile.mkstemp`` (0600) the mode a plainly created file
+    would have (0666 less the umask), so a shared media folder can read takes and cuts."""
+    os.chmod(path, 0o666 & ~process_umask())

@@ -177,6 +177,14 @@ def test_concurrent_exports_make_distinct_cuts(team_db: dict) -> None:
     store = ArtifactStore(team["home"])
     with transaction(open_database(team["url"])) as s:
         assert all(store.verify(c.output_path, c.sha256) == "ok" for c in s.scalars(sa.select(Cut)))
+    # no empty staging folders left behind; takes and cuts readable as the umask says (not 0600)
+    staging = team["home"] / "film" / ".staging"
+    assert not staging.exists() or not any(staging.iterdir()), list(staging.iterdir())
+    from shots.files import process_umask
+
+    want = 0o666 & ~process_umask()
+    media = [*(team["home"] / "film" / "cuts").glob("*.mp4"), *(team["home"] / "film" / "takes").rglob("*.mp4")]
+    assert media and {p.stat().st_mode & 0o777 for p in media} == {want}
 
 
 def test_an_unchanged_render_writes_no_cut_and_starts_no_prefect(team: dict) -> None:
