@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from generation.loras import LoraFile, lora_format
+from generation.loras import LoraFile, lora_format, lora_shape_problem, transformer_dims
 from shots.checks import lora_path_problem, resolve_asset
 from shots.errors import StoryboardError
 from shots.graph import PlannedShot
@@ -48,8 +48,23 @@ def digest_for(base_dir: Path, home: Path) -> Callable[[str], str]:
     return lambda path: lora_digest(find_lora(path, base_dir, home))
 
 
+def _model_dir(model: str, home: Path) -> Path | None:
+    """The local folder of a storyboard's model, when it is one (``tiny``: the one saved in
+    ``<home>/models``, else the committed demo model); None for a hub id."""
+    from flows.settings import TINY_DIR_NAME
+    from generation.tiny import trained_model
+
+    if model == "tiny":
+        saved = home / "models" / TINY_DIR_NAME
+        return saved if (saved / "model_index.json").is_file() else trained_model()
+    folder = Path(model).expanduser()
+    return folder if folder.is_dir() else None
+
+
 def check_loras(board: Storyboard, file: Path, home: Path) -> None:
-    """Every LoRA the storyboard names exists and is a LoRA storyreel can load (keys read only).
+    """Every LoRA the storyboard names exists, is a LoRA storyreel can load and fits the
+    model's transformer (its blocks and width: a LoRA of another model size is refused here, not
+    in the middle of a render) — headers read only.
 
     Raises:
         StoryboardError: Naming the storyboard, the field and the LoRA file, listing them all.
@@ -58,9 +73,14 @@ def check_loras(board: Storyboard, file: Path, home: Path) -> None:
     named = [(f"settings.loras.{i}", lora.path) for i, lora in enumerate(board.settings.loras)]
     named += [(f"characters.{cid}.loras.{i}", lora.path) for cid, c in board.characters.items() for i, lora in enumerate(c.loras)]
     named += [(f"shots.{shot.id}.loras.{i}", lora.path) for _, shot in board.shot_list() for i, lora in enumerate(shot.loras)]
+    folder = _model_dir(board.settings.model, home) if named else None
+    dims = transformer_dims(folder) if folder is not None else None
     for where, path in named:
         try:
-            lora_format(find_lora(path, file.parent, home))
+            found = find_lora(path, file.parent, home)
+            lora_format(found)
+            if dims is not None and (why := lora_shape_problem(found, dims)):
+                problems.append(f"{where}: {why}")
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
     if problems:

@@ -61,6 +61,45 @@ def lora_format(path: Path) -> str:
                      f"for another model? Expected {EXPECTED}")
 
 
+_BLOCK = re.compile(r"blocks[._](\d+)[._]")
+_SELF_ATTENTION = re.compile(r"(attn1\.to_[qkv]|self_attn[._][qkv])[._]")
+
+
+def transformer_dims(model_dir: Path) -> dict[str, int] | None:
+    """The Wan transformer's layer count and width from ``<model>/transformer/config.json``
+    (no weights read); None when the folder has none."""
+    import json
+
+    try:
+        config = json.loads((Path(model_dir) / "transformer" / "config.json").read_text())
+        return {"layers": int(config["num_layers"]), "width": int(config["num_attention_heads"]) * int(config["attention_head_dim"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def lora_shape_problem(path: Path, dims: dict[str, int]) -> str | None:
+    """Why a LoRA cannot apply to a transformer of ``dims`` (a LoRA of another model size):
+    a block the model lacks, or a self-attention layer of another width; None when it fits.
+    Reads the file's header only."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as handle:
+        for key in handle.keys():
+            if "lora" not in key.lower():
+                continue
+            block = _BLOCK.search(key)
+            if block and int(block.group(1)) >= dims["layers"]:
+                return (f"LoRA {path.name}: layer {key.split('.lora')[0]} is in block {block.group(1)}, but this model's "
+                        f"transformer has {dims['layers']} blocks — a LoRA for another model size?")
+            down = key.endswith(("lora_A.weight", "lora_down.weight"))
+            if down and _SELF_ATTENTION.search(key):
+                features = handle.get_slice(key).get_shape()[-1]
+                if features != dims["width"]:
+                    return (f"LoRA {path.name}: layer {key.split('.lora')[0]} takes {features} features, but this model's "
+                            f"transformer is {dims['width']} wide — a LoRA for another model size?")
+    return None
+
+
 def _load_one(pipe: Any, lora: LoraFile) -> None:
     from peft.tuners.lora import LoraLayer
 

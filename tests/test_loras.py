@@ -217,6 +217,12 @@ def test_loras_through_a_storyboard(prefect_harness, tiny_models, tiny_clip_dir,
         ("{path: flux.safetensors}", {"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 8)},
          "its keys match no Wan transformer (found e.g. transformer.transformer_blocks.0.attn.to_q.lora_A.weight) — a LoRA for another model?"),
         ("{path: model.safetensors}", {"blocks.0.attn1.to_q.weight": torch.zeros(4, 8)}, "has no LoRA weights"),
+        # a LoRA of another model size (the demo transformer is 160 wide, 4 blocks): refused at validate
+        ("{path: wide.safetensors}", {"transformer.blocks.0.attn1.to_q.lora_A.weight": torch.zeros(4, 1536),
+                                      "transformer.blocks.0.attn1.to_q.lora_B.weight": torch.zeros(1536, 4)},
+         "layer transformer.blocks.0.attn1.to_q takes 1536 features, but this model's transformer is 160 wide"),
+        ("{path: deep.safetensors}", {"transformer.blocks.29.attn1.to_q.lora_A.weight": torch.zeros(4, 160)},
+         "is in block 29, but this model's transformer has 4 blocks"),
     ],
 )
 def test_bad_loras_are_refused_naming_the_file(write, tmp_path: Path, entry: str, extra: dict | None, needle: str) -> None:
