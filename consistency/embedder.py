@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from shots.threads import MODEL_BUILD
 from shots.errors import ModelLoadError, ScoringError
 from shots.files import mark, replace_folder
 
@@ -164,7 +165,8 @@ def load_embedder(spec: str, device: str = "cpu") -> Embedder:
 
         name, pretrained = check_scorer(spec)
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device)
+            with MODEL_BUILD:  # not while another thread builds a pipeline (shots.threads)
+                model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device)
             tokenizer = open_clip.get_tokenizer(name)
         except (RuntimeError, ValueError, OSError, KeyError) as exc:
             raise ModelLoadError(f"cannot load scorer {spec!r}: {exc}") from None

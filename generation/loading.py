@@ -26,6 +26,7 @@ from generation.speed import (
     set_cache,
 )
 from generation.types import LoadOptions
+from shots.threads import MODEL_BUILD
 from shots.errors import ModelLoadError
 from shots.families import PIPELINE_CLASSES, family_of_dir, family_of_index
 
@@ -154,6 +155,7 @@ def _load(model: str, options: LoadOptions) -> LoadedPipeline:
     dtype = _torch_dtype(options.dtype)
     cls = getattr(diffusers, index["_class_name"])
     overrides: dict[str, Any] = {}
+    MODEL_BUILD.acquire()  # see shots.threads: no scorer is built while this pipeline is
     try:
         for component in backend.fp32_components:
             spec = index.get(component)
@@ -169,6 +171,8 @@ def _load(model: str, options: LoadOptions) -> LoadedPipeline:
         pipe = cls.from_pretrained(source, dtype=dtype, use_safetensors=True, **overrides)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"cannot load {model!r}: {exc}") from None
+    finally:
+        MODEL_BUILD.release()
     pipe.set_progress_bar_config(disable=True)
     for module in pipe.components.values():
         if hasattr(module, "eval"):

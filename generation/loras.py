@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shots.threads import MODEL_BUILD
+
 FORMATS = {
     "diffusers": re.compile(r"^transformer\.blocks\.\d+\.(attn1|attn2|ffn)\."),
     "Wan / ComfyUI": re.compile(r"^diffusion_model\.blocks\.\d+\.(self_attn|cross_attn|ffn)\."),
@@ -103,7 +105,7 @@ def lora_shape_problem(path: Path, dims: dict[str, int]) -> str | None:
 def _load_one(pipe: Any, lora: LoraFile) -> None:
     from peft.tuners.lora import LoraLayer
 
-    with warnings.catch_warnings(), _quiet("diffusers", "peft"):
+    with MODEL_BUILD, warnings.catch_warnings(), _quiet("diffusers", "peft"):  # see shots.threads
         # An I2V LoRA carries image-projection weights that a T2V transformer lacks, and the
         # other way round: peft warns about those keys; they are not an error.
         warnings.simplefilter("ignore")
