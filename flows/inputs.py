@@ -55,7 +55,7 @@ def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot, prev
     loaded = load_pipeline(ctx.model_dir, ctx.load_options())
     t2i = default_t2i(s.model, s.t2i_model)
     return from_text(planned.prompt.prompt, planned.width, planned.height, planned.seed, t2i,
-                     loaded.backend.t2v_class is not None, loaded.options.device, planned.prompt.action)
+                     loaded.backend.spec.text_to_video, loaded.options.device, planned.prompt.action)  # VACE: a call without video
 
 
 def context_frames(planned: PlannedShot, previous: np.ndarray) -> np.ndarray | None:

@@ -214,3 +214,19 @@ def test_each_look_of_a_character_has_its_own_anchor(prefect_harness, tmp_path: 
         sha = {key: a.sha256 for key, a in anchors.items()}
     judged = {key: next(x for x in shots[key].chosen_take.scores if x.metric == "identity").details["anchors"] for key in ("s1", "s2", "s3")}
     assert judged == {"s1": {"red": sha["red"]}, "s2": {"red@day": sha["red@day"]}, "s3": {"red@day": sha["red@day"]}}
+
+
+def test_a_vace_cut_without_a_reference_starts_from_text(prefect_harness, vace: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """plan says text-to-video, and the render does that: a VACE call without video or mask,
+    the take recording its start as t2v (not a kept grey frame)."""
+    board = vace["folder"] / "storyboard.yaml"
+    board.write_text(board.read_text().replace("  red: {description: a red circle, reference: red.png}", "  red: {description: a red circle}"))
+    code, out, _ = run_cli("plan", str(board), "--json")
+    assert {r["id"]: r["start"]["kind"] for r in json.loads(out)}["a"] == "t2v"
+    seen: list[dict] = []
+    real = generation.render.call_pipeline
+    monkeypatch.setattr(generation.render, "call_pipeline", lambda pipe, kwargs: seen.append(kwargs) or real(pipe, kwargs))
+    _render(vace["job"])
+    first = next(k for k in seen if "a red circle moves right" in k["prompt"])
+    assert "video" not in first and "mask" not in first
+    assert _shots(vace["url"])["a"].chosen_take.params["start"] == "t2v"
