@@ -175,9 +175,16 @@ def _accepted(shot: Shot, approval: bool) -> bool:
     return shot.status == "approved" or (not approval and bool(shot.chosen_take.passed))
 
 
+PROVISIONAL = "provisional"
+"""``set_by`` of an anchor taken from the best (failing) take of a first appearance."""
+
+
 def freeze_anchors(ctx: RenderContext) -> list[str]:
     """Characters without an anchor get one from their first appearance whose chosen take is
-    accepted, once every earlier appearance is settled; returns the characters frozen now."""
+    accepted, once every earlier appearance is settled. When every appearance is settled and
+    none is accepted, the best take of the first appearance gives a *provisional* anchor (so
+    identity is always scored), which a later accepted appearance replaces. Returns the
+    characters (identity keys) frozen now."""
     approval = ctx.job.review != "off"
     frozen = []
     with transaction(ctx.engine) as session:
@@ -186,12 +193,15 @@ def freeze_anchors(ctx: RenderContext) -> list[str]:
         shots = {s.key: s for s in live_shots(session, project)}
         for key in _identities(ctx):
             look = look_by_key(ctx.board, key)
-            if key in anchors or look.reference:
+            provisional = key in anchors and anchors[key].set_by == PROVISIONAL
+            if key in anchors and not provisional or look.reference:
                 continue
+            first = None
             for planned in (p for p in ctx.graph.shots if key in identities(p.characters, p.looks).values()):
                 shot = shots.get(planned.id)
                 if shot is None:
                     break
+                first = first or shot
                 if _accepted(shot, approval):
                     anchor_from_take(ctx.store, embedder_for(ctx), session, project, key, look.description, shot.chosen_take,
                                      token=ctx.job.lease_token or "shared")
@@ -199,6 +209,11 @@ def freeze_anchors(ctx: RenderContext) -> list[str]:
                     break
                 if shot.status in ("pending", "rendering", "stale") or (shot.status == "scored" and approval):
                     break  # an earlier appearance is not settled yet: its take may be the one
+            else:  # every appearance settled, none accepted
+                if not provisional and first is not None and first.chosen_take is not None and first.chosen_take.media_path:
+                    anchor_from_take(ctx.store, embedder_for(ctx), session, project, key, look.description, first.chosen_take,
+                                     set_by=PROVISIONAL, token=ctx.job.lease_token or "shared")
+                    frozen.append(key)
     return frozen
 
 

@@ -230,3 +230,31 @@ def test_a_vace_cut_without_a_reference_starts_from_text(prefect_harness, vace: 
     first = next(k for k in seen if "a red circle moves right" in k["prompt"])
     assert "video" not in first and "mask" not in first
     assert _shots(vace["url"])["a"].chosen_take.params["start"] == "t2v"
+
+
+def test_a_first_appearance_that_never_passes_gives_a_provisional_anchor(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No take can pass (flicker asks for more than 1): the best take of red's first appearance
+    becomes its provisional anchor, status says so, and identity is scored on every shot."""
+    folder = tmp_path / "film"
+    folder.mkdir()
+    board = folder / "storyboard.yaml"
+    board.write_text(FILM.format(identity=0.6).replace("max_takes: 3", "max_takes: 1").replace("color_drift: 40}", "color_drift: 40, flicker: 1.01}"))
+    home = tmp_path / "home"
+    monkeypatch.delenv("STORYREEL_DATABASE_URL", raising=False)
+    code, out, err = run_cli("render", str(board), "--home", str(home), "--no-review", "--json")
+    assert code == 1 and "none of 1 takes passed" in err  # honest about the failing takes
+    shots = _shots(f"sqlite:///{home / 'storyreel.db'}")
+    with transaction(load_settings(home).database()) as s:
+        (anchor,) = current_anchors(s, get_project(s, "film")).values()
+        assert (anchor.character, anchor.set_by, anchor.take_id) == ("red", "provisional", shots["s1"].chosen_take.id)
+    for key in ("s1", "s2", "s3"):
+        identity = next(x for x in shots[key].chosen_take.scores if x.metric == "identity")
+        assert identity.details["anchors"] == {"red": anchor.sha256}, key
+    code, out, _ = run_cli("status", "film", "--home", str(home))
+    assert "provisional" in out and "until one passes or is approved" in out
+    # a person approves the first appearance: the next render makes it the anchor, no longer provisional
+    assert run_cli("approve", "film", "s1", "--reviewer", "ed", "--home", str(home))[0] == 0
+    run_cli("render", str(board), "--home", str(home), "--no-review", "--json")
+    with transaction(load_settings(home).database()) as s:
+        (anchor,) = current_anchors(s, get_project(s, "film")).values()
+        assert anchor.set_by == "auto" and anchor.take_id == shots["s1"].chosen_take.id

@@ -81,7 +81,9 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
     for cid, info in sorted(anchors.items()):
         where = (f"reference {info['reference']}" if info["source"] == "reference"
                  else f"{info['shot']} take {info['take']} frame {info['frame']}" + (f" region {tuple(info['box'])}" if info["box"] else ""))
-        console.print(f"[cyan]Anchor[/] {escape(cid)}: {escape(where)} (set by {escape(info['set_by'])}, sha256 {info['sha256'][:12]})")
+        mark = " [yellow]provisional: from the best failing take of its first appearance, until one passes or is approved[/]" \
+            if info["set_by"] == "provisional" else ""
+        console.print(f"[cyan]Anchor[/] {escape(cid)}: {escape(where)} (set by {escape(info['set_by'])}, sha256 {info['sha256'][:12]}){mark}")
     leases = {(lease["holder"], lease["purpose"], lease["since"]) for r in rows if (lease := r["lease"])}
     for holder, purpose, since in sorted(leases):
         console.print(f"[cyan]In use:[/] {escape(holder)} ({purpose}) since {since}")
