@@ -9,6 +9,7 @@ is refused naming the file and what was found.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import warnings
@@ -143,7 +144,12 @@ def apply_loras(loaded: Any, loras: tuple[LoraFile, ...]) -> None:
     pipe = loaded.pipe
     for lora in loras:
         if lora.adapter not in loaded.adapters:
-            _load_one(pipe, lora)
+            try:
+                _load_one(pipe, lora)
+            except Exception:  # whatever peft raised: take out the half-loaded adapter, then let it go on
+                with contextlib.suppress(Exception):
+                    pipe.delete_adapters(lora.adapter)
+                raise
             loaded.adapters.add(lora.adapter)
             loaded.lora_loads[lora.sha256] += 1
     if not loaded.adapters:

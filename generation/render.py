@@ -154,7 +154,10 @@ def render_take(
     # 3. denoise and decode, under the pipeline's lock (LoRAs and scheduler are the pipeline's
     #    own state) and the scoped attention backend
     with loaded.lock:
-        apply_loras(loaded, request.loras)
+        try:
+            apply_loras(loaded, request.loras)
+        except (ValueError, RuntimeError, KeyError) as exc:  # peft's shape and key errors: this take fails, recorded
+            raise GenerationError(f"the LoRAs could not be applied: {str(exc).strip().splitlines()[0][:300]}") from None
         use_scheduler(loaded, pipe, request.scheduler)
         calibrating = _prepare_cache(loaded, request.steps)
         if not loaded.options.compile:  # hooks inside compiled blocks would break the graph

@@ -237,3 +237,24 @@ def test_bad_loras_are_refused_naming_the_file(write, tmp_path: Path, entry: str
         code, out, err = run_cli(command, str(board), "--home", str(home))
         assert code == 2 and needle in err and "Traceback" not in out + err, (command, err)
     assert not home.exists()  # nothing stored
+
+
+@pytest.mark.slow
+def test_a_lora_that_fails_to_apply_is_a_recorded_take_failure(prefect_harness, tiny_models, tmp_path: Path) -> None:
+    """Its feed-forward layer has another width (validate reads self-attention only): the take
+    fails with one line, the shot is not left rendering, exit 1, no traceback."""
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "film"
+    folder.mkdir()
+    save_file({"transformer.blocks.0.ffn.net.0.proj.lora_A.weight": torch.zeros(4, 999),
+               "transformer.blocks.0.ffn.net.0.proj.lora_B.weight": torch.zeros(32, 4)}, folder / "odd.safetensors")
+    board = folder / "storyboard.yaml"
+    board.write_text(f"title: t\nsettings: {{model: {tiny_models['wan']}, width: 32, height: 32, steps: 2, max_takes: 1, "
+                     "loras: [{path: odd.safetensors}]}\nshots:\n  - {id: a, prompt: a red circle moves right, duration: 0.5}\n")
+    home = tmp_path / "home"
+    code, out, err = run_cli("render", str(board), "--home", str(home), "--no-review")
+    assert code == 1 and "the LoRAs could not be applied" in err and "Traceback" not in out + err, err
+    assert len(err.splitlines()) < 12
+    rows = json.loads(run_cli("status", "film", "--home", str(home), "--json")[1])
+    assert [(r["id"], r["status"] != "rendering", r["failed_takes"]) for r in rows] == [("a", True, 1)]
