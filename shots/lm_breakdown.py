@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -72,6 +72,9 @@ class BibleAnswer(_Strict):
     characters: dict[str, CharacterAnswer]
 
 
+_Answer = TypeVar("_Answer", SceneAnswer, BibleAnswer)
+
+
 def scene_messages(scene_id: str, lines: list[tuple[int, str]], characters: Mapping[str, str]) -> list[dict[str, str]]:
     """The chat for one scene: its lines numbered as in the file, and the characters by id."""
     cast = "\n".join(f"- {cid}: {description}" for cid, description in characters.items()) or "- (none)"
@@ -100,6 +103,16 @@ def _why(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+def _parse(shape: type[_Answer], answer: str, what: str) -> tuple[_Answer | None, str | None]:
+    """An answer as ``shape``, or why it is not one."""
+    try:
+        return shape.model_validate(_json(answer)), None
+    except ValidationError as exc:  # a ValueError too: first
+        return None, f"the answer is not {what} ({_why(exc)})"
+    except (ValueError, TypeError):
+        return None, "the answer is not JSON"
+
+
 def check_scene(answer: str, lines: set[int], known: set[str], seconds: tuple[float, float]) -> tuple[SceneAnswer | None, str | None]:
     """The scene's shot list when the answer is valid and faithful, else why not.
 
@@ -108,12 +121,9 @@ def check_scene(answer: str, lines: set[int], known: set[str], seconds: tuple[fl
         known: The script's character ids.
         seconds: The family's shortest and longest shot.
     """
-    try:
-        parsed = SceneAnswer.model_validate(_json(answer))
-    except ValidationError as exc:  # a ValueError too: first
-        return None, f"the answer is not a shot list ({_why(exc)})"
-    except (ValueError, TypeError):
-        return None, "the answer is not JSON"
+    parsed, why = _parse(SceneAnswer, answer, "a shot list")
+    if parsed is None:
+        return None, why
     for i, shot in enumerate(parsed.shots):
         if shot.line not in lines:
             return None, f"shot {i + 1} shows line {shot.line}, which is not in the scene ({min(lines)}–{max(lines)})"
@@ -126,12 +136,9 @@ def check_scene(answer: str, lines: set[int], known: set[str], seconds: tuple[fl
 
 def check_bible(answer: str, known: set[str], scenes: set[str]) -> tuple[BibleAnswer | None, str | None]:
     """The character bible when the answer is valid and faithful, else why not."""
-    try:
-        parsed = BibleAnswer.model_validate(_json(answer))
-    except ValidationError as exc:  # a ValueError too: first
-        return None, f"the answer is not a character bible ({_why(exc)})"
-    except (ValueError, TypeError):
-        return None, "the answer is not JSON"
+    parsed, why = _parse(BibleAnswer, answer, "a character bible")
+    if parsed is None:
+        return None, why
     for cid, character in parsed.characters.items():
         if cid not in known:
             return None, f"{cid!r} is not a character of the script"
