@@ -30,6 +30,7 @@ from typing import Any
 from shots.cast import NameIndex, Said, Seen, scene_cast
 from shots.grammar import gender
 from shots.looks import period_of
+from shots.markers import beats, capitalised, line_marker
 from shots.parsing import Locator
 from shots.screenplay import Paragraph, ParsedScene, Speech, find_cast
 
@@ -42,21 +43,8 @@ SPOKEN_SECONDS_PER_WORD = 0.4  # 150 words a minute
 TITLE_SECONDS = 3.0
 
 _HEADING = re.compile(r"^(?:INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[\s.]", re.IGNORECASE)
-_UPPER_LINE = re.compile(r"[A-Z0-9 .'-]+")
 _CUE_NAME = re.compile(r"[A-Z][A-Z0-9 .'-]*")
 _EMPHASIS = re.compile(r"[*_]+")
-_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?:])\s+)(?=\S)")
-_FADES = frozenset({"FADE IN", "FADE UP", "FADE OUT", "FADE TO BLACK", "CUT TO BLACK", "BLACKOUT", "THE END", "END",
-                    "SMASH TO BLACK", "OPEN ON", "CONTINUOUS", "LATER", "MOMENTS LATER"})
-_MONTAGE_WORDS = ("MONTAGE", "SERIES OF SHOTS", "SERIES OF", "FLASHBACK", "DREAM SEQUENCE", "SEQUENCE")
-_TITLES = ("TITLE OVER", "TITLE CARD", "TITLE", "SUPER", "SUPERIMPOSE", "CHYRON", "CARD", "CAPTION")
-_CAMERAS = (
-    ("EXTREME CLOSE ON", "extreme close-up"), ("EXTREME CLOSE-UP", "extreme close-up"), ("EXTREME CLOSE UP", "extreme close-up"),
-    ("CLOSE ON", "close-up"), ("CLOSE UP ON", "close-up"), ("CLOSE-UP ON", "close-up"), ("CLOSE-UP", "close-up"),
-    ("CLOSE UP", "close-up"), ("CLOSEUP", "close-up"), ("ANGLE ON", "new angle"), ("NEW ANGLE", "new angle"),
-    ("REVERSE ANGLE", "reverse angle"), ("WIDE ON", "wide shot"), ("WIDE SHOT", "wide shot"), ("INSERT", "insert close-up"),
-    ("WE SEE", ""), ("BACK ON", ""), ("ON", "close-up"),
-)  # fmt: skip
 
 
 def _strip_spans(text: str, opening: str, closing: str, to_end: bool = False) -> str:
@@ -76,30 +64,6 @@ def _strip_spans(text: str, opening: str, closing: str, to_end: bool = False) ->
         at = end + len(closing)
     out.append(text[at:])
     return "".join(out)
-
-
-def _marker(line: str) -> tuple[str, str] | None:
-    """What a line in capitals that is no picture means: ``("cut"|"dissolve", "")`` for a
-    transition, ``("title", rest)``, ``("intercut", "")``, ``("skip", "")`` (fades, montage and
-    series markers); None for anything else."""
-    core = _EMPHASIS.sub("", line).strip()
-    forced = core.startswith(">") and not core.endswith("<")
-    core = core.lstrip(">").strip()
-    head, colon, rest = core.partition(":")
-    if head != head.upper() or not any(c.isalpha() for c in head):
-        return None
-    words = " ".join(head.rstrip(".").split())
-    if any(words == t or words.startswith(t + " ") and len(words) < len(t) + 12 for t in _TITLES) and colon:
-        return "title", rest.strip()
-    if rest.strip() and not forced:
-        return None
-    if words.endswith(" TO") or words.endswith("TO") and forced:
-        return ("dissolve" if "DISSOLVE" in words or words.startswith("FADE") else "cut"), ""
-    if words.startswith("INTERCUT") or words in ("BACK TO SCENE", "BACK TO PRESENT", "END INTERCUT"):
-        return "intercut", ""
-    if words in _FADES or any(w in words for w in _MONTAGE_WORDS) and len(words.split()) <= 5:
-        return "skip", ""
-    return ("cut", "") if forced else None
 
 
 def parse_fountain(
@@ -135,7 +99,7 @@ def _after_front_matter(lines: list[str], start: int) -> int:
         line = lines[i].strip()
         if _HEADING.match(line) or (line.startswith(".") and not line.startswith("..")):
             return start
-        if line and _marker(line) == ("skip", "") and "FADE IN" in _EMPHASIS.sub("", line).upper():
+        if line and line_marker(line) == ("skip", "") and "FADE IN" in _EMPHASIS.sub("", line).upper():
             return i + 1
     return start
 
@@ -184,16 +148,16 @@ class _Parser:
                                            own is not None, self.intercut_next))
             self.intercut_next = False
             return i + 1
-        marker = _marker(line) if blank_before and not (line.startswith(">") and line.endswith("<")) else None
-        if marker is not None and (next_blank or marker[0] in ("title", "skip", "intercut")):
-            return self._marker(marker, i)
+        found = line_marker(line) if blank_before and not (line.startswith(">") and line.endswith("<")) else None
+        if found is not None and (next_blank or found[0] in ("title", "skip", "intercut")):
+            return self._apply(found, i)
         cue = _cue(line) if blank_before and not next_blank else None
         if cue is not None:
             return _dialogue(lines, i, cue, self.scene())
         return self._paragraph(lines, i)
 
-    def _marker(self, marker: tuple[str, str], i: int) -> int:
-        kind, rest = marker
+    def _apply(self, found: tuple[str, str], i: int) -> int:
+        kind, rest = found
         sc = self.scene()
         if kind in ("cut", "dissolve"):
             self.flush()
@@ -234,10 +198,10 @@ class _Parser:
             _add_shot(sc, Paragraph(" ".join(text.split()), start + 1, starts, scene=scene_index, title=True))
             return i
         if text.startswith(("...", "…")):
-            self.carry.append((_capitalised(text.lstrip(".… ")), start + 1))  # runs on from before a transition
+            self.carry.append((capitalised(text.lstrip(".… ")), start + 1))  # runs on from before a transition
             return i
         text = re.sub(r"(?:,\s*)?\bwe\s*(?:\.\.\.|…)?$", "", text).rstrip(" ,") or text  # "…, we..." before a cut
-        for beat, camera in _beats(text):
+        for beat, camera in beats(text):
             words = len(beat.split())
             if camera is None and words < MIN_WORDS and sc.paragraphs and not sc.paragraphs[-1].title and not self.carry:
                 sc.paragraphs[-1].text += " " + beat
@@ -251,52 +215,6 @@ class _Parser:
                 self.carry = []
             _add_shot(sc, Paragraph(beat, line, starts if beat == text else [0], scene=scene_index, camera=camera or None))
         return i
-
-
-def _beats(text: str) -> list[tuple[str, str | None]]:
-    """A paragraph split at the sentences that open with a camera marker: (text, camera)."""
-    beats: list[tuple[str, str | None]] = []
-    current: list[str] = []
-    camera: str | None = None
-    for sentence in _sentences(text):
-        found = _camera(sentence)
-        if found is not None:
-            if current:
-                beats.append((" ".join(current), camera))
-            current, camera = [found[1]], found[0]
-        else:
-            current.append(sentence)
-    if current:
-        beats.append((" ".join(current), camera))
-    return [(b, c) for b, c in beats if b.strip()] or [(text, None)]
-
-
-def _sentences(text: str) -> list[str]:
-    cuts = [m.start() for m in _SENTENCE_START.finditer(text)]
-    return [text[a:b].strip() for a, b in zip(cuts, cuts[1:] + [len(text)]) if text[a:b].strip()]
-
-
-def _camera(sentence: str) -> tuple[str, str] | None:
-    """(camera, the sentence without its marker) for ``CLOSE ON Edward, smiling`` → ("close-up",
-    "Edward, smiling"); ``HIS POV`` → a point-of-view shot; None without a marker."""
-    head = sentence.split(" ", 1)
-    first = head[0].rstrip(":,.")
-    if first.endswith("POV") and first.isupper() or sentence.startswith(("POV", "HIS POV", "HER POV")):
-        rest = sentence.split("POV", 1)[1].lstrip(" :,-—.")
-        return "point-of-view shot", _capitalised(rest)
-    for marker, camera in _CAMERAS:
-        if sentence.startswith(marker) and sentence[len(marker) : len(marker) + 1] in (" ", ":", ",", "—", "-"):
-            rest = sentence[len(marker) :].lstrip(" :,-—")
-            if marker == "ON" and not rest[:1].isupper():
-                return None
-            if not rest:
-                return None
-            return camera, _capitalised(rest)
-    return None
-
-
-def _capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _title_page(lines: list[str]) -> tuple[str | None, int]:
