@@ -46,7 +46,7 @@ class ExpansionReport:
     cached: int = 0
 
 
-def _read(path: Path) -> str | None:
+def read_answer(path: Path) -> str | None:
     try:
         answer = json.loads(path.read_text(encoding="utf-8")).get("answer")
     except (OSError, ValueError, AttributeError):
@@ -54,7 +54,7 @@ def _read(path: Path) -> str | None:
     return answer if isinstance(answer, str) else None
 
 
-def _write(path: Path, answer: str) -> None:
+def write_answer(path: Path, answer: str) -> None:
     """Write atomically (several processes may expand the same prompt at once); a cache that
     cannot be written costs a later re-run, not this one."""
     try:
@@ -107,7 +107,7 @@ def expand_graph(board: Storyboard, graph: ShotGraph, expander: Callable[[], Exp
         chat = messages(composed, _checks(board, planned)[0])
         key = hashlib.sha256(json.dumps([EXPANSION_VERSION, identity, chat, MAX_NEW_TOKENS]).encode()).hexdigest()
         path = folder / key[:2] / f"{key}.json"
-        if (answer := _read(path)) is not None:
+        if (answer := read_answer(path)) is not None:
             answers[planned.id] = answer
         else:
             asks[planned.id] = (path, chat)
@@ -115,7 +115,7 @@ def expand_graph(board: Storyboard, graph: ShotGraph, expander: Callable[[], Exp
         model_answers = expander().answer([chat for _, chat in asks.values()])
         for shot_id, answer in zip(asks, model_answers):
             answers[shot_id] = answer
-            _write(asks[shot_id][0], answer)
+            write_answer(asks[shot_id][0], answer)
     shots = []
     for planned in graph.shots:
         composed = planned.prompt.composed or planned.prompt.prompt

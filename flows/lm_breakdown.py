@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.expansion import _read, _write, cache_root
+from flows.expansion import cache_root, read_answer, write_answer
 from generation.expand import MAX_NEW_TOKENS, Expander, model_identity
 from shots.errors import StoryboardError
 from shots.lm_breakdown import BREAKDOWN_VERSION, SceneAnswer, bible_messages, check_bible, check_scene, scene_messages
@@ -76,7 +76,7 @@ def _scene_lines(text: str, board: Storyboard) -> dict[str, list[tuple[int, str]
 def _ask(folder: Path, identity: str, chat: list[dict[str, str]]) -> tuple[Path, str | None]:
     key = hashlib.sha256(json.dumps([BREAKDOWN_VERSION, identity, chat, 600]).encode()).hexdigest()
     path = folder / key[:2] / f"{key}.json"
-    return path, _read(path)
+    return path, read_answer(path)
 
 
 def with_model(board: Storyboard, path: Path, expander: Callable[[], Expander]) -> tuple[Storyboard, BreakdownReport]:
@@ -105,7 +105,7 @@ def with_model(board: Storyboard, path: Path, expander: Callable[[], Expander]) 
         got = expander().answer([chats[k] for k in pending])
         for key, answer in zip(pending, got):
             answers[key] = answer
-            _write(pending[key], answer)
+            write_answer(pending[key], answer)
     report.asked, report.cached = len(pending), len(chats) - len(pending)
     raw = board.model_dump(by_alias=True, exclude_none=True, mode="json")
     seconds = shot_seconds(raw.get("settings"))

@@ -207,8 +207,8 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
             frames = match_color(frames, target)
             extra.append(judge("color_match", color_distance(frames, target), None, {"before": round(before, 3), "mode": match}))
         thresholds = resolve_thresholds(ctx.board.settings.thresholds, planned.thresholds)
-        if planned.conditioned_on and "motion" not in ctx.board.shot(planned.id).thresholds and not same_movement(
-                ctx.board.shot(planned.conditioned_on).prompt, ctx.board.shot(planned.id).prompt):
+        own = ctx.board.shot(planned.id)
+        if planned.conditioned_on and "motion" not in own.thresholds and not same_movement(ctx.board.shot(planned.conditioned_on).prompt, own.prompt):
             thresholds["motion"] = None  # the prompts change the movement: motion at the join is recorded, not judged
         scores = score_take(load_embedder(ctx.scorer(), "cpu"), frames, prompt, anchors=inputs.anchors,
                             condition=condition, scene_anchor=anchor, previous=inputs.previous, thresholds=thresholds)

@@ -212,12 +212,17 @@ def is_noun(word: str) -> bool:
         return True  # "a 17-year-old with braces"
     if not word or any(c.isdigit() for c in word) or _decade(word) is not None or word in _AGE_WORDS:
         return False
-    if word in PERSON_NOUNS or word.split("-")[-1] in PERSON_NOUNS:
+    if is_person_noun(word):
         return True
     return not (is_adjective(word) or _is_participle(word) or word in ADVERBS or word in PREPOSITIONS or word in CLAUSE_WORDS)
 
 
-def _possessive(word: str) -> bool:
+def is_person_noun(word: str) -> bool:
+    """A noun for a person (``father``, ``owner-and-ringmaster``): the word or its last part."""
+    return word in PERSON_NOUNS or word.split("-")[-1] in PERSON_NOUNS
+
+
+def possessive(word: str) -> bool:
     """``beamen's``, ``the circus'``; not ``who's``, ``he's``, ``it's`` (a verb)."""
     return word.endswith(("'s", "’s", "s'")) and word.split("'")[0].split("’")[0] not in _CONTRACTED
 
@@ -232,7 +237,7 @@ def head_noun(text: str) -> str | None:
         return None
     lowered = [w.lower().strip(".!?:\"'") for w in words]
     i = 0
-    while i < len(lowered) and (lowered[i] in DETERMINERS or _possessive(lowered[i])):
+    while i < len(lowered) and (lowered[i] in DETERMINERS or possessive(lowered[i])):
         i += 1
     if i < len(lowered) and lowered[i] in ("someone", "somebody"):
         return lowered[i]

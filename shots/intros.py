@@ -34,7 +34,9 @@ from shots.grammar import (
     gender,
     head_noun,
     is_adjective,
+    is_person_noun,
     noun_phrase,
+    possessive,
     read_age,
     words_of,
 )
@@ -221,27 +223,27 @@ def _before(text: str, s0: int, start: int) -> tuple[list[str], int]:
         word = raw.lower().strip('"')
         if raw.endswith((",", ";", ":", ".", ")")) or len(taken) == 6 or word in ("named", "called"):
             break
-        noun = word in PERSON_NOUNS or word.split("-")[-1] in PERSON_NOUNS
-        if not (word in DETERMINERS or word in POSSESSIVES or _possessive(word) or is_adjective(word) or noun or word.isdigit()):
+        if not (_opens_phrase(word) or is_adjective(word) or is_person_noun(word) or word.isdigit()):
             break
         taken.insert(0, match)
     words = [m.group().lower().strip('"') for m in taken]
     # A phrase opens with its last determiner ("the boy his father": "his father"); bare
     # adjectives belong to the name only at a sentence's start.
-    opens = next((i for i in range(len(words) - 1, -1, -1) if words[i] in DETERMINERS or words[i] in POSSESSIVES or _possessive(words[i])), None)
+    opens = next((i for i in range(len(words) - 1, -1, -1) if _opens_phrase(words[i])), None)
     if opens is None:
         at_start = bool(taken) and not text[s0 : taken[0].start()].strip()
         if not (at_start and all(is_adjective(w) for w in words)):
             return [], start
         opens = 0
     taken, words = taken[opens:], words[opens:]
-    if not taken or all(w in DETERMINERS or w in POSSESSIVES or _possessive(w) for w in words):
+    if not taken or all(_opens_phrase(w) for w in words):
         return [], start
     return words, taken[0].start()
 
 
-def _possessive(word: str) -> bool:
-    return word.endswith(("'s", "’s", "s'")) and word.split("'")[0] not in ("it", "he", "she", "who", "that", "there")
+def _opens_phrase(word: str) -> bool:
+    """A determiner or possessive that opens a phrase before a name (``his``, ``Beamen's``)."""
+    return word in DETERMINERS or word in POSSESSIVES or possessive(word)
 
 
 def _pronoun_after(text: str, at: int, stop: int) -> str | None:
@@ -283,14 +285,12 @@ def introduce(text: str, run: Run, other_names: frozenset[str] = frozenset(), se
     lead = text[s0 : run.start].rstrip()
     # "Joe's wife, KATE, looks in", "with his son, MATTHEW.": the name is the appositive
     named_apart = lead.endswith(",") and (text.startswith(",", end) or end >= s1 or text[end : end + 1] in ".!?")
-    if named_apart:
-        pass
-    elif text.startswith(",", end) and (found := _appositive(text, end, s1, other_names)):
+    if not named_apart and text.startswith(",", end) and (found := _appositive(text, end, s1, other_names)):
         words, kind, stop = found
         attributes.append(("someone " if kind == "relative clause" and not attributes else "") + words)
         cuts.append((end, stop))
         how.append(kind)
-    elif (is_age := _IS_AGE.match(text, end, s1)) and read_age([is_age.group(1).lower(), "years"])[0] is not None:
+    elif not named_apart and (is_age := _IS_AGE.match(text, end, s1)) and read_age([is_age.group(1).lower(), "years"])[0] is not None:
         attributes.append(is_age.group(1) + " years old")
         how.append("age")
     before, begin = _before(text, s0, s0 + len(lead) - 1 if named_apart else run.start)
@@ -300,7 +300,7 @@ def introduce(text: str, run: Run, other_names: frozenset[str] = frozenset(), se
         attributes.insert(0, f"{years} years old" if years.years is not None else str(years))
         how.append("age")
     if before:
-        noun = before[-1] if before[-1] in PERSON_NOUNS or before[-1].split("-")[-1] in PERSON_NOUNS else None
+        noun = before[-1] if is_person_noun(before[-1]) else None
         adjectives = tuple(w for w in before if is_adjective(w) and w not in MOODS)
         if noun or adjectives:  # "his mother SANDRA" tells at least that she is a woman
             sex = gender(noun or "")

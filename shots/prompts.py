@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from shots.cast import OBJECT, PRONOUNS, SUBJECT, Mention, NameIndex, gender, possessive_her, short_phrase, with_article
 from shots.grammar import PREPOSITIONS, noun_phrase
-from shots.looks import shot_looks
+from shots.looks import LookInScene, shot_looks
 from shots.models import Lora, Shot, Storyboard
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -134,17 +134,24 @@ def _absorb(text: str, mention: Mention, description: str, around: tuple[str, st
     return mention.start, mention.end
 
 
-def shot_descriptions(board: Storyboard, shot: Shot) -> dict[str, str]:
-    """Each present character's description as a prompt says it: the look the shot's scene
-    shows (`shots.looks`), as a noun phrase (`shots.grammar.noun_phrase`: a description that
-    is only attributes, ``40's and handsome``, is attached to a noun)."""
+def _looks(board: Storyboard, shot: Shot) -> dict[str, LookInScene]:
+    """The look of each present character; none for a shot not (or no longer) in the
+    storyboard, whose characters then show their base looks."""
     try:
-        looks = {cid: look.description for cid, look in shot_looks(board, shot).items()}
-    except KeyError:  # a shot not (or no longer) in the storyboard: its characters' base looks
-        looks = {}
+        return shot_looks(board, shot)
+    except KeyError:
+        return {}
+
+
+def shot_descriptions(board: Storyboard, shot: Shot, looks: dict[str, LookInScene] | None = None) -> dict[str, str]:
+    """Each present character's description as a prompt says it: the look the shot's scene
+    shows (`shots.looks`; ``looks`` when the caller has them), as a noun phrase
+    (`shots.grammar.noun_phrase`: a description that is only attributes, ``40's and
+    handsome``, is attached to a noun)."""
+    looks = _looks(board, shot) if looks is None else looks
     out = {}
     for cid in shot.characters:
-        text = looks.get(cid, board.characters[cid].description).strip(" .")
+        text = (looks[cid].description if cid in looks else board.characters[cid].description).strip(" .")
         out[cid] = noun_phrase(text, gender(text))
     return out
 
@@ -158,16 +165,7 @@ def _before_modifiers(description: str) -> str:
     return description
 
 
-def _arounds(board: Storyboard, shot: Shot) -> dict[str, tuple[str, str]]:
-    """Each present character's introduction words around its name (`Origin.around`)."""
-    try:
-        looks = shot_looks(board, shot)
-    except KeyError:
-        return {}
-    return {cid: look.around for cid, look in looks.items() if look.around}
-
-
-def weave(board: Storyboard, shot: Shot, names: NameIndex, descriptions: dict[str, str] | None = None) -> tuple[str, list[str]]:
+def weave(board: Storyboard, shot: Shot, names: NameIndex, looks: dict[str, LookInScene] | None = None) -> tuple[str, list[str]]:
     """The shot's prompt with each named character's description in place of its first mention
     (its name, else a pronoun that can only mean it) and a short phrase ("the lanky mechanic")
     at later mentions; and the present characters it never mentions.
@@ -175,8 +173,9 @@ def weave(board: Storyboard, shot: Shot, names: NameIndex, descriptions: dict[st
     A pronoun is left alone when a character named earlier in the prompt may be meant by it.
     """
     text = shot.prompt
-    described_as = shot_descriptions(board, shot) if descriptions is None else descriptions
-    arounds = _arounds(board, shot)
+    looks = _looks(board, shot) if looks is None else looks
+    described_as = shot_descriptions(board, shot, looks)
+    arounds = {cid: look.around for cid, look in looks.items() if look.around}  # the introduction's words (Origin.around)
 
     def description_of(cid: str) -> str:
         return described_as.get(cid) or noun_phrase(board.characters[cid].description.strip(" ."))
@@ -234,7 +233,8 @@ def _presence(descriptions: dict[str, str], unnamed: list[str]) -> str:
     return listed[:1].upper() + listed[1:] + (" is" if len(phrases) == 1 else " are") + " in the shot."
 
 
-def compose_prompt(board: Storyboard, shot: Shot, budget: int, names: NameIndex | None = None) -> ComposedPrompt:
+def compose_prompt(board: Storyboard, shot: Shot, budget: int, names: NameIndex | None = None,
+                   looks: dict[str, LookInScene] | None = None) -> ComposedPrompt:
     """Compose the prompt for ``shot``; identical inputs give identical text.
 
     LoRA trigger words come first (where LoRA trainers put them), then the style, then the
@@ -243,6 +243,7 @@ def compose_prompt(board: Storyboard, shot: Shot, budget: int, names: NameIndex 
 
     Args:
         names: `prompt_names` of the board, when composing many shots of it.
+        looks: `shots.looks.shot_looks` of the shot, when the caller has them.
     """
     names = prompt_names(board) if names is None else names
     parts: list[str] = []
@@ -251,11 +252,12 @@ def compose_prompt(board: Storyboard, shot: Shot, budget: int, names: NameIndex 
         parts.append(_sentence(", ".join(dict.fromkeys(triggers))))
     if board.style:
         parts.append(_sentence(board.style))
-    descriptions = shot_descriptions(board, shot)
+    looks = _looks(board, shot) if looks is None else looks
+    descriptions = shot_descriptions(board, shot, looks)
     for cid in shot.characters:
         if not board.characters[cid].names:
             parts.append(_sentence(descriptions[cid]))
-    action, unnamed = weave(board, shot, names, descriptions) if names else (shot.prompt, [])
+    action, unnamed = weave(board, shot, names, looks) if names else (shot.prompt, [])
     if unnamed:
         parts.append(_presence(descriptions, unnamed))
     parts.append(_sentence(action))

@@ -143,10 +143,6 @@ def _origin(file: str, candidate: _Candidate, how: str, intro: Intro | None = No
     return origin
 
 
-def _read(candidate: _Candidate, others: frozenset[str]) -> Intro | None:
-    return introduce(candidate.paragraph.text, candidate.run, others)
-
-
 def find_cast(scenes: list[ParsedScene], speeches: list[Speech], known: Mapping[str, Any], file: str) -> Cast:
     """Every character of a parsed screenplay (see the module docstring)."""
     by_key: dict[tuple[str, ...], list[Speech]] = {}
@@ -199,7 +195,7 @@ def _base_look(candidates: list[_Candidate], others: frozenset[str], file: str) 
     """The first introduction among a character's capital runs: its entry, the index of the
     candidate after it, the sex and the age it tells."""
     for i, candidate in enumerate(candidates):
-        intro = _read(candidate, others)
+        intro = introduce(candidate.paragraph.text, candidate.run, others)
         if intro is not None and intro.now and candidates[0].paragraph.scene < candidate.paragraph.scene:
             return None, i, intro.sex, None  # "KARL, now 55" after scenes with Karl: a later look, not the first
         if intro is not None:
