@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from flows.lm_breakdown import load_screenplay
 from flows.settings import AppSettings, load_settings, worker_home
 from generation.types import LoadOptions
 from shots.errors import ConfigError
 from shots.families import spec_for_model
 from shots.graph import ShotGraph, plan_storyboard
-from shots.loading import load_storyboard
 from shots.models import Settings, Storyboard
 from storage.artifacts import ArtifactStore  # noqa: F401  (the type of RenderContext.store)
 
@@ -118,8 +118,6 @@ def memory_mode(settings: Settings) -> str:
 
 def board_for(job: RenderJob) -> Storyboard:
     """The job's storyboard with any ``--model`` override applied."""
-    from flows.lm_breakdown import load_screenplay
-
     board, _ = load_screenplay(job.storyboard)  # a breakdown model's answers come from the cache
     changes = dict(job.overrides)
     if job.model:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from consistency.policy import LOWER_IS_BETTER
 from flows.settings import AppSettings
+from flows.lm_breakdown import load_screenplay
 from shots.errors import ConfigError
 from shots.graph import ShotGraph, plan_storyboard
-from shots.loading import load_storyboard
 from shots.models import Storyboard
 from shots.looks import split_identity
 from storage.artifacts import project_name_problem
@@ -66,8 +66,6 @@ def submit_file(
     settings: AppSettings, file: Path, name: str | None, model: str | None = None
 ) -> tuple[str, Storyboard, ShotGraph, list[ShotChange]]:
     """Parse, plan and record a storyboard; returns the project name, board, graph and changes."""
-    from flows.lm_breakdown import load_screenplay
-
     board, _ = load_screenplay(file, settings.device)
     if model:
         board = board.model_copy(update={"settings": board.settings.model_copy(update={"model": model})})
