@@ -99,8 +99,8 @@ class RenderContext:
         from generation.memory import step_down
 
         self.degraded = True
-        if loaded_with is not None and self.load_options().device.startswith("cuda"):
-            self.memory_override = step_down(loaded_with) or loaded_with
+        if loaded_with is not None:
+            self.memory_override = step_down(loaded_with, self.load_options().device) or loaded_with
 
     def scorer(self) -> str:
         """The scorer spec, with ``tiny`` resolved (`AppSettings.resolve_scorer`)."""

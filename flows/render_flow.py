@@ -34,6 +34,7 @@ from flows.runs import claim_directive, finish_directive, prepare
 from flows.store import project_key, transaction
 from flows.work import Directive, ShotResult, estimated_seconds, render_shot
 from flows.workers import remote_task, render_remote, workers_running
+from generation.memory import LADDER
 from shots.errors import Conflict, StoryreelError, TransientGenerationError
 from storage.repo import get_project, get_project_shot, is_current, keep_chosen, live_shots, needs_render, settle
 from storage.tracking import ensure_project
@@ -50,7 +51,8 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="render-shot", task_run_name="render-{key}", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_transient)
+@task(name="render-shot", task_run_name="render-{key}", retries=len(LADDER) - 1, retry_delay_seconds=[1, 2, 5],
+      retry_condition_fn=_transient)
 def render_shot_task(job: RenderJob, key: str, directive: Directive | None = None) -> dict[str, Any]:
     """Render one shot (takes, scores, choice) and publish its table as an artifact.
 
@@ -100,10 +102,19 @@ def _shot_stopped(ctx: Any, key: str, message: str) -> ShotResult:
     return ShotResult(key, rendered=True, chosen=chosen, error=message, interrupted=True)
 
 
+def _shot(job: RenderJob, key: str, remote: Any, directive: Directive | None = None) -> dict[str, Any]:
+    """`render_shot_task` here or on a worker; a transient error that outlasted its retries
+    (out of memory at the bottom of the ladder) fails the shot on record."""
+    try:
+        return render_remote(remote, job, key, directive) if remote is not None else render_shot_task(job, key, directive)
+    except TransientGenerationError as exc:
+        return _shot_failed(context_for(job), key, f"{exc} (after {len(LADDER) - 1} retries)").__dict__
+
+
 def _render_one(job: RenderJob, key: str, remote: Any) -> dict[str, Any]:
     """Render ``key``, taking a re-render request for it when one waits."""
     directive = claim_directive(context_for(job), key)
-    result = render_remote(remote, job, key, directive) if remote is not None else render_shot_task(job, key, directive)
+    result = _shot(job, key, remote, directive)
     if directive is not None:
         finish_directive(context_for(job), directive, result)
     return result
@@ -172,12 +183,12 @@ def _drain_requests(job: RenderJob, results: list[dict[str, Any]]) -> None:
     ctx = context_for(job)
     remote = remote_task(render_shot_task, job.results_url) if job.workers else None
     while not stop.stop_requested() and (directive := claim_directive(ctx, None)) is not None:
-        result = render_remote(remote, job, directive.shot, directive) if remote is not None else render_shot_task(job, directive.shot, directive)
+        result = _shot(job, directive.shot, remote, directive)
         finish_directive(ctx, directive, result)
         results.append(result)
         if directive.cascade and not result["error"]:
             for key in ctx.graph.downstream(directive.shot):
-                follow = render_shot_task(job, key)
+                follow = _shot(job, key, remote)
                 results.append(follow)
                 if follow["error"]:
                     break

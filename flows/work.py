@@ -227,7 +227,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         _remove_staged(ctx, key, attempt)
         raise
     except TransientGenerationError as exc:
-        _fail(ctx, take_id, f"transient: {exc}")
+        _fail(ctx, take_id, f"transient: {exc}", loaded.memory if loaded is not None else None)
         ctx.degrade(loaded.memory if loaded is not None else None)
         raise
     except (GenerationError, ScoringError, StitchError, ValueError) as exc:
@@ -245,10 +245,12 @@ def _remove_staged(ctx: RenderContext, key: str, attempt: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def _fail(ctx: RenderContext, take_id: int, message: str) -> None:
+def _fail(ctx: RenderContext, take_id: int, message: str, memory: str | None = None) -> None:
     with transaction(ctx.engine) as session:
         take = session.get(Take, take_id)
         fail_take(take, message)
+        if memory is not None:  # the mode that ran out: the ladder's steps stay on record
+            take.params = {**take.params, "memory": memory}
 
 
 def directive_for(ctx: RenderContext, key: str) -> Directive | None:

@@ -10,7 +10,8 @@
 
 A CUDA out-of-memory error steps down the ladder `full` → `fp8_storage` → `model_offload` →
 `group_offload`, each step keeping less of the weights on the device (with VAE tiling from the
-first step), and renders again; `group_offload` is the bottom.
+first step), and renders again; `group_offload` is the bottom. A device without CUDA skips the
+offload modes, so its ladder ends at `fp8_storage`.
 """
 
 from __future__ import annotations
@@ -86,13 +87,15 @@ def free_device_memory(device: str) -> int | None:
     return int(free)
 
 
-def step_down(mode: str) -> str | None:
-    """The next mode down the out-of-memory ladder: one that keeps less on the device (None at
-    the bottom, and for a mode that is not on the ladder, ``auto``, which is resolved first)."""
+def step_down(mode: str, device: str = "cuda") -> str | None:
+    """The next mode down the out-of-memory ladder that ``device`` can run: one that keeps less
+    on the device (None at the bottom, and for a mode that is not on the ladder, ``auto``,
+    which is resolved first)."""
     if mode not in LADDER:
         return None
-    index = LADDER.index(mode)
-    return LADDER[index + 1] if index + 1 < len(LADDER) else None
+    below = LADDER[LADDER.index(mode) + 1 :]
+    runnable = [m for m in below if device.startswith("cuda") or m not in CUDA_ONLY]
+    return runnable[0] if runnable else None
 
 
 def apply_memory(pipe: Any, mode: str, device: str, denoisers: list[Any], compute_dtype: Any) -> None:

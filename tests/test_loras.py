@@ -126,6 +126,7 @@ def test_the_out_of_memory_ladder_keeps_less_on_the_device_at_every_step() -> No
     assert step_down("model_offload") == "group_offload"  # never back up to all weights on the device
     assert step_down("group_offload") is None and step_down("auto") is None
     assert list(LADDER) == ["full", *steps]
+    assert step_down("full", "cpu") == "fp8_storage" and step_down("fp8_storage", "cpu") is None  # no offload off CUDA
 
 
 def test_guidance_at_most_one_runs_the_transformer_half_as_often(tiny_models) -> None:

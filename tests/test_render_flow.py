@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -264,37 +265,61 @@ def test_a_lost_chosen_take_is_rendered_again_with_its_chain(prefect_harness, fi
     assert summary["cut"] is not None
 
 
-def test_oom_is_recorded_then_retried_with_vae_tiling(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def _out_of_memory(times: int | None):
+    """The denoiser's first forward of each pipeline call raises ``torch.OutOfMemoryError`` (a
+    real error from inside the pipeline call, raised by a torch forward hook), ``times`` calls
+    in a row (None: every call)."""
     import torch
 
-    import flows.work
+    raised = {"n": 0}
+
+    def hook(module, args):  # type: ignore[no-untyped-def]
+        if type(module).__name__.endswith("Transformer3DModel") and (times is None or raised["n"] < times):
+            raised["n"] += 1
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+    try:
+        yield raised
+    finally:
+        handle.remove()
+
+
+def _ladder(film: dict, device: str, times: int | None) -> tuple[list[Take], dict]:
     from generation.loading import PIPELINES
 
-    real = flows.work.render_take
-    calls = {"n": 0}
+    PIPELINES.clear()
+    film["folder"].joinpath("storyboard.yaml").write_text(BOARD.replace("  seed: 1\n", f"  seed: 1\n  device: {device}\n", 1))
+    job = film["job"].model_copy(update={"export": False, "only": ("a",)})
+    with _out_of_memory(times):
+        summary = _render(job)
+    return _takes(film)["a"], summary
 
-    def oom_once(loaded, request, fps, progress=None, text_only=False):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 1:
-            def boom(*args, **kwargs):  # the first forward runs out of GPU memory
-                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-            original = loaded.pipe.transformer.forward
-            loaded.pipe.transformer.forward = boom
-            try:
-                return real(loaded, request, fps, progress, text_only)
-            finally:
-                loaded.pipe.transformer.forward = original
-        return real(loaded, request, fps, progress, text_only)
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_each_out_of_memory_error_steps_one_rung_down_the_ladder(prefect_harness, film: dict, device: str) -> None:
+    import torch
 
-    monkeypatch.setattr(flows.work, "render_take", oom_once)
-    job = film["job"].model_copy(update={"export": False})
-    _render(job)
-    takes = _takes(film)
-    failed = [t for ts in takes.values() for t in ts if t.status == "failed"]
-    assert len(failed) == 1 and failed[0].error.startswith("transient: out of GPU memory")
-    assert all(any(t.status == "scored" for t in ts) for ts in takes.values())
-    assert any(options.vae_tiling for (_, options) in PIPELINES.loads)  # the retry degraded
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from generation.loading import PIPELINES
+
+    rungs = ["full", "fp8_storage"] + (["model_offload", "group_offload"] if device == "cuda" else [])
+    takes, _ = _ladder(film, device, times=len(rungs) - 1)
+    assert [t.status for t in takes] == ["failed"] * (len(rungs) - 1) + ["scored"]
+    assert all(t.error.startswith("transient: out of GPU memory") for t in takes[:-1])
+    assert [t.params["memory"] for t in takes] == rungs  # one rung down per error, never back up
+    assert {o.memory: o.vae_tiling for (_, o) in PIPELINES.loads} == {"auto": False, **{m: True for m in rungs[1:]}}
+
+
+def test_out_of_memory_at_the_bottom_of_the_ladder_fails_the_shot_on_record(prefect_harness, film: dict) -> None:
+    takes, summary = _ladder(film, "cpu", times=None)
+    assert [t.params["memory"] for t in takes] == ["full", "fp8_storage", "fp8_storage", "fp8_storage"]  # the CPU's bottom
+    assert all(t.status == "failed" and "out of GPU memory" in t.error for t in takes)
+    row = {r["shot"]: r for r in summary["shots"]}["a"]
+    assert "out of GPU memory" in row["error"], summary
+    assert {r["id"]: r["status"] for r in project_status(film["settings"], "film")}["a"] == "failed"  # not left rendering
 
 
 def test_gpu_slot_bounds_renders_across_threads_and_processes(prefect_harness) -> None:
