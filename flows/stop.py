@@ -1,8 +1,8 @@
 """Stopping a render cleanly: SIGINT / SIGTERM set a flag the work checks often.
 
-The flag is checked after every denoising step, between takes and between shots: the take in
-flight is recorded as interrupted, its staging files removed, and the render ends within a
-few seconds. While the flow waits for a person's review the main thread is interrupted at
+The flag is checked before every layer the model runs (`generation.render.checked_often`),
+between takes and between shots: the take in flight is recorded as interrupted, its staging
+files removed, and the render ends within a second or two. While the flow waits for a person's review the main thread is interrupted at
 once. A second signal exits at once (the lease then expires, or is reclaimed at once by the
 next render on this host, whose check finds the process gone).
 """

@@ -192,7 +192,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
                                 context=inputs.context, end_image=inputs.end, references=inputs.references,
                                 start_image=not start.text_only, loras=loras, scheduler=planned.scheduler)
         with gpu_slot(loaded.options.device):
-            result = render_take(loaded, request, planned.fps, _stepping(progress))
+            result = render_take(loaded, request, planned.fps, _stepping(progress), interrupt=stop.check)
         if first_use:  # the first take of a process pays for loading the model
             result.timings.load = loaded.load_seconds
         frames = result.frames

@@ -93,12 +93,31 @@ def choose_pipeline(loaded: LoadedPipeline, request: RenderRequest) -> Any:
     return loaded.pipe
 
 
+@contextlib.contextmanager
+def checked_often(pipe: Any, check: Callable[[], None] | None) -> Iterator[None]:
+    """Call ``check`` before every leaf layer of ``pipe``'s models runs, for the block."""
+    import torch
+
+    if check is None:
+        yield
+        return
+    models = [c for c in pipe.components.values() if isinstance(c, torch.nn.Module)]
+    handles = [m.register_forward_pre_hook(lambda *_: check()) for model in models for m in model.modules()
+               if next(m.children(), None) is None]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def render_take(
     loaded: LoadedPipeline,
     request: RenderRequest,
     fps: int,
     progress: Progress | None = None,
     text_only: bool = False,
+    interrupt: Callable[[], None] | None = None,
 ) -> RenderResult:
     """Render one take. The seed fully determines the frames on a given device.
 
@@ -108,6 +127,8 @@ def render_take(
         fps: Frame rate of the clip (LTX conditions on it).
         progress: Called with (step, steps) after each denoising step.
         text_only: No start image (the same as ``request.start_image=False``).
+        interrupt: Called before each layer the pipeline runs; what it raises ends the take
+            within a layer rather than a denoising step (a stop asked for mid-step).
 
     Returns:
         The take: the pipeline's frames after any context frames it was given.
@@ -164,7 +185,7 @@ def render_take(
             counter.attach(denoisers(pipe, backend.transformers))
         start = time.perf_counter()
         try:
-            with attention_scope(request.attention_backend), phase_timer(pipe, timings), (
+            with attention_scope(request.attention_backend), phase_timer(pipe, timings), checked_often(pipe, None if loaded.options.compile else interrupt), (
                 capture_mag_ratios() if calibrating else contextlib.nullcontext()
             ) as mag, torch.inference_mode():
                 output = call_pipeline(pipe, kwargs)

@@ -249,7 +249,7 @@ def test_a_signal_mid_take_stops_the_render_within_seconds_and_the_next_render_r
     sent = time.monotonic()
     os.kill(render.pid, sig)
     _, err = render.communicate(timeout=30)
-    assert time.monotonic() - sent < 10
+    assert time.monotonic() - sent < 3  # within a layer of the model, not a denoising step
     assert render.returncode == 130 and "Traceback" not in err and "stopped" in err, err
     assert _session_alive(render.pid) == []  # nothing left of its process group
     takes = [t for ts in _takes(team).values() for t in ts]

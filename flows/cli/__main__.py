@@ -1,5 +1,5 @@
 """``python -m flows.cli``: the same entry point as the ``storyreel`` script."""
 
-from flows.cli import main
+from flows.cli import run
 
-main()
+run()
