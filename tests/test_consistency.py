@@ -225,22 +225,26 @@ def make_embedder():  # type: ignore[no-untyped-def]
 
 
 def test_identity_judges_the_character_not_the_scene(benchmark_module) -> None:
-    """With the embedded scorer, on held-out world pairs (benchmarks/identity.py's cases): the
-    same shape and colour on another background scores at or above the identity threshold, and
-    another colour or shape below, in at least 90 % of pairs — where whole frames put the same
-    character above it in a tenth at most."""
+    """With the embedded scorer, on held-out world pairs (benchmarks/identity.py's cases), each
+    kind of pair on its own: the same shape and colour on another background scores at or
+    above the identity threshold in at least 90 % of pairs, another colour below in 90 %, and
+    another shape — the hardest, 88 % in the benchmark — below in 85 %; whole frames put the
+    same character above it in a tenth at most."""
     from consistency.identity import anchor_from_frame, identity_scores
     from consistency.policy import DEFAULT_THRESHOLDS
 
     bench = benchmark_module("identity")
     embedder = make_embedder()
     threshold = DEFAULT_THRESHOLDS["identity"]
-    right, whole_same = [], []
+    right: dict[str, list[bool]] = {"same": [], "colour": [], "shape": []}
+    whole_same = []
     for case in bench.cases(30):
         frame = case["anchor"][len(case["anchor"]) // 2]
         anchor = anchor_from_frame(embedder, frame, case["description"]).embedding
-        same, colour, shape = (identity_scores(embedder, case[k], [anchor])[0] for k in ("same", "colour", "shape"))
-        right += [same >= threshold, colour < threshold, shape < threshold]
+        for kind, scores in right.items():
+            score = identity_scores(embedder, case[kind], [anchor])[0]
+            scores.append(score >= threshold if kind == "same" else score < threshold)
         whole_same.append(metrics.identity(embedder.embed_images(case["same"]), embedder.embed_images(frame[None])) >= threshold)
-    assert np.mean(right) >= 0.9, np.mean(right)
+    rates = {kind: float(np.mean(v)) for kind, v in right.items()}
+    assert rates["same"] >= 0.9 and rates["colour"] >= 0.9 and rates["shape"] >= 0.85, rates
     assert np.mean(whole_same) <= 0.1
