@@ -163,6 +163,8 @@ def test_a_killed_render_is_recovered_after_its_lease_expires_and_a_live_one_is_
     assert {p: p.read_bytes() for p in (team["home"] / "film").rglob("*") if p.is_file()} == live
     os.killpg(render.pid, signal.SIGKILL)
     render.wait()
+    said = render.stdout.read() + render.stderr.read()
+    assert "waiting for review of a (project film)" in said, said  # the terminal said what waits
     started = time.monotonic()
     rerun = _run(team, "render", str(team["board"]), "--no-review", "--wait", "--json", STORYREEL_HOST="host-b", STORYREEL_LEASE_SECONDS="4")
     assert rerun.returncode == 0, rerun.stderr

@@ -20,7 +20,9 @@ from tests.test_render_flow import BOARD, _render, _takes
 pytestmark = pytest.mark.slow
 
 
-def _paused_run(timeout: float = 120):  # type: ignore[no-untyped-def]
+def _paused_run(after=None, timeout: float = 120):  # type: ignore[no-untyped-def]
+    """The flow run paused for a review; with ``after`` (a run this test resumed), its next
+    pause (a new paused state), not the one just answered."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -33,10 +35,20 @@ def _paused_run(timeout: float = 120):  # type: ignore[no-untyped-def]
     with get_client(sync_client=True) as client:
         while time.monotonic() < end:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+            runs = [r for r in runs if after is None or r.state.id != after.state.id]
             if runs:
                 return runs[0]
             time.sleep(0.5)
     raise AssertionError("no flow run paused for review")
+
+
+def _task_names(flow_run_id) -> set[str]:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return {r.name for r in runs}
 
 
 def _description(run) -> str:  # type: ignore[no-untyped-def]
@@ -61,8 +73,10 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     board = BOARD.replace("max_takes: 2", "max_takes: 1").replace(", thresholds: {flicker: 1.01}", "")
     (film["folder"] / "storyboard.yaml").write_text(board)
     job = film["job"].model_copy(update={"review": "shot", "review_poll": 1, "media_url": "http://127.0.0.1:8765", "reviewer": "ed"})
+    from flows.render_flow import render_flow
+
     out: dict = {}
-    thread = threading.Thread(target=lambda: out.update(summary=_render(job)))
+    thread = threading.Thread(target=lambda: out.update(state=render_flow(job, return_state=True)))
     thread.start()
     # shot a: the form is plain fields, prefilled; the summary is short and links the review page
     run = _paused_run()
@@ -81,23 +95,25 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
         resume_flow_run(run.id, run_input={"decision": "approve", "take": 99})
     # a seed out of range passes the form (it is text) and is asked again with the reason
     resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "99999999999"})
-    time.sleep(1.5)
-    run = _paused_run()
+    run = _paused_run(after=run)
     assert "out of range" in _description(run)
     # re-roll with an edited prompt and a seed, then approve the new take
     resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "1234", "prompt": "a red circle moves left",
                                        "notes": "try again", "reviewer": "ed"})
-    time.sleep(1.5)
-    run = _paused_run()
+    run = _paused_run(after=run)
     assert "take 2 of 2" in _description(run)
     resume_flow_run(run.id, run_input={"decision": "approve", "take": 2, "reviewer": "ed", "anchor": "red"})
     # shot b: reject → the chain ends there; shot c (next chain): approve
-    time.sleep(1.5)
-    resume_flow_run(_paused_run().id, run_input={"decision": "reject", "notes": "wrong", "reviewer": "ed"})
-    time.sleep(1.5)
-    resume_flow_run(_paused_run().id, run_input={"decision": "approve"})
+    run = _paused_run(after=run)
+    resume_flow_run(run.id, run_input={"decision": "reject", "notes": "wrong", "reviewer": "ed"})
+    run = _paused_run(after=run)
+    resume_flow_run(run.id, run_input={"decision": "approve"})
     thread.join(180)
-    summary = out["summary"]
+    state = out["state"]
+    summary = state.result()
+    # a run that leaves a shot rejected completes as "Incomplete", naming it; its tasks are named by shot
+    assert state.is_completed() and state.name == "Incomplete" and "not finished" in state.message and "b" in state.message, state
+    assert {"render-a", "render-b", "render-c"} <= _task_names(run.id)
     assert summary["reviews"] == {"a": "approve", "b": "reject", "c": "approve"}
     assert summary["remaining"] == {"rejected": ["b"]}  # not a plain success: it names what remains
     takes = _takes(film)
@@ -152,8 +168,7 @@ def test_batch_review_one_pause_for_every_shot(prefect_harness, film: dict) -> N
     assert all(f"**Shot {k}**" in text for k in "abc")
     # take 99 of b is not there: a and c are applied, b is asked again with the reason
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "a", "decision": "approve"}, {"shot": "b", "decision": "approve", "take": 99}, {"shot": "c", "decision": "approve"}]})
-    time.sleep(1.5)
-    run = _paused_run()
+    run = _paused_run(after=run)
     assert "take 99 cannot be approved" in _description(run) and "**Shot a**" not in _description(run)
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "b", "decision": "approve", "take": 1}]})
     thread.join(120)
