@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from generation.frames import neutral_frame
-from generation.loading import _load, load_pipeline
+from generation.loading import load_pipeline
 from generation.loras import LoraFile
 from generation.render import render_take
 from generation.types import LoadOptions, RenderRequest
@@ -57,12 +57,28 @@ def kohya_layout(diffusers_file: Path, out: Path) -> Path:
     return out
 
 
+def wan_layout(diffusers_file: Path, out: Path) -> Path:
+    """The same LoRA with the original Wan release's / ComfyUI's key names
+    (diffusion_model.blocks.N.self_attn.q.lora_A.weight …)."""
+    from safetensors.torch import load_file, save_file
+
+    parts = {"attn1": "self_attn", "attn2": "cross_attn", "ffn": "ffn"}
+    names = {"to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "o", "net.0.proj": "0", "net.2": "2"}
+    converted = {}
+    for key, value in load_file(diffusers_file).items():
+        block, module, rest = key.removeprefix("transformer.blocks.").split(".", 2)
+        sub, which = rest.rsplit(".lora_", 1)
+        converted[f"diffusion_model.blocks.{block}.{parts[module]}.{names[sub]}.lora_{which}"] = value
+    save_file(converted, out)
+    return out
+
+
 @pytest.fixture(scope="module")
 def loras(tiny_models, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("loras")
     style = make_lora(tiny_models["wan"], root / "style.safetensors", 1)
     return {"style": style, "motion": make_lora(tiny_models["wan"], root / "motion.safetensors", 2),
-            "kohya": kohya_layout(style, root / "style-kohya.safetensors")}
+            "kohya": kohya_layout(style, root / "style-kohya.safetensors"), "wan": wan_layout(style, root / "style-wan.safetensors")}
 
 
 def _request(**changes: object) -> RenderRequest:
@@ -74,20 +90,34 @@ def _lora(path: Path, scale: float = 1.0) -> LoraFile:
     return LoraFile(str(path), sha256_file(path), scale)
 
 
-def test_scales_combinations_and_switching_off(tiny_models, loras) -> None:
+def test_scales_combinations_and_switching_off(tiny_models, loras, tmp_path: Path) -> None:
     loaded = load_pipeline(str(tiny_models["wan"]), LoadOptions(cache_threshold=0.0262))  # a pipeline of its own
     plain = render_take(loaded, _request(), 16).frames
     zero = render_take(loaded, _request(loras=(_lora(loras["style"], 0.0),)), 16).frames
     one = render_take(loaded, _request(loras=(_lora(loras["style"]),)), 16).frames
     kohya = render_take(loaded, _request(loras=(_lora(loras["kohya"]),)), 16).frames
+    wan = render_take(loaded, _request(loras=(_lora(loras["wan"]),)), 16).frames
     both = render_take(loaded, _request(loras=(_lora(loras["style"]), _lora(loras["motion"]))), 16).frames
     after = render_take(loaded, _request(), 16).frames  # a shot without LoRAs, after shots with them
-    fresh = render_take(_load(str(tiny_models["wan"]), loaded.options), _request(), 16).frames
     assert np.array_equal(zero, plain) and not np.array_equal(one, plain)
-    assert np.array_equal(kohya, one)  # the Kohya layout is the same LoRA
+    assert np.array_equal(kohya, one) and np.array_equal(wan, one)  # the Kohya and Wan / ComfyUI layouts are the same LoRA
     assert not np.array_equal(both, one)  # two combine
-    assert np.array_equal(after, plain) and np.array_equal(after, fresh)
-    assert sorted(loaded.lora_loads.values()) == [1, 1, 1]  # each file loaded once
+    assert np.array_equal(after, plain) and np.array_equal(after, _fresh_process_frames(tiny_models["wan"], tmp_path))
+    assert sorted(loaded.lora_loads.values()) == [1, 1, 1, 1]  # each file loaded once
+
+
+def _fresh_process_frames(model: Path, tmp_path: Path) -> np.ndarray:
+    """The plain request rendered by a new Python process that never saw a LoRA."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "fresh.npy"
+    code = (f"import numpy as np; from tests.test_loras import _request; from generation.loading import load_pipeline; "
+            f"from generation.types import LoadOptions; from generation.render import render_take; "
+            f"np.save({str(out)!r}, render_take(load_pipeline({str(model)!r}, LoadOptions(cache_threshold=0.0262)), _request(), 16).frames)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return np.load(out)
 
 
 def test_every_scheduler_renders_and_fp8_storage_renders_on_the_cpu(tiny_models) -> None:
