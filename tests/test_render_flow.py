@@ -420,3 +420,49 @@ def test_unreadable_reference_image_is_refused_before_rendering(film: dict, monk
     code, out, err = run_cli("render", str(film["folder"] / "storyboard.yaml"), "--home", str(film["home"]))
     assert code == 2 and "characters.red.reference: reference image 'red.png' cannot be read" in err
     assert "Traceback" not in err + out
+
+
+def test_a_shot_rendered_on_a_worker_renews_the_flows_lease(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a task worker the flow's own heartbeat is in another process: the worker renews the
+    lease while the shot renders. The shot's model waits, inside the pipeline call, until the
+    lease shows a heartbeat — so without the worker's renewal the shot fails the test."""
+    import threading
+
+    import torch
+
+    from flows.leases import try_acquire
+    from storage.leases import Holder
+    from storage.schema import Lease
+    from storage.tracking import ensure_project
+
+    monkeypatch.setenv("STORYREEL_LEASE_SECONDS", "1")
+    monkeypatch.setenv("STORYREEL_WORKER_HOME", str(film["home"]))  # this process is a worker
+    engine = open_database(film["url"], create=True)
+    with transaction(engine) as s:
+        ensure_project(s, "film", film["folder"] / "storyboard.yaml")
+    holder = Holder.here()  # the flow's lease, taken by no heartbeat of this process
+    assert try_acquire(engine, "film", "project", holder, "render") is None
+    with transaction(engine) as s:
+        taken = s.scalar(sa.select(Lease.heartbeat_at).where(Lease.token == holder.token))
+    renewed = threading.Event()
+    deadline = time.monotonic() + 60  # the first layer waits for the renewal, at most this long
+
+    def wait_for_renewal(module, args):  # type: ignore[no-untyped-def]
+        while not renewed.is_set() and time.monotonic() < deadline:
+            with transaction(engine) as s:
+                if s.scalar(sa.select(Lease.heartbeat_at).where(Lease.token == holder.token)) > taken:
+                    renewed.set()
+            time.sleep(0.1)
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(wait_for_renewal)
+    try:
+        from flows.context import context_for, with_revision
+        from flows.render_flow import render_shot_task
+        from flows.runs import prepare
+
+        job = with_revision(film["job"].model_copy(update={"lease_token": holder.token, "export": False}))
+        prepare(context_for(job))  # the flow's part: the storyboard submitted
+        result = render_shot_task.fn(job, "a")
+    finally:
+        handle.remove()
+    assert renewed.is_set() and result["chosen"] == 1, result
