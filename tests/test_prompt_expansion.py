@@ -185,3 +185,88 @@ def test_submission_expands_with_the_real_model(board: Path, tmp_path: Path) -> 
 
         (stored,) = session.scalars(select(StoryboardVersion.prompts)).all()
     assert set(stored) == {"s1", "s2", "s3"} and stored["s1"]["problem"]
+
+
+def captioning_model(folder: Path, answers: dict[str, tuple[list[str], str]], seed: int = 0) -> Path:
+    """A real tiny Qwen2 (byte-level BPE, ChatML template) trained in-process until its
+    greedy answer to each shot's chat is that shot's caption; saved like a Qwen2.5-Instruct
+    folder. ``answers``: composed prompt → (descriptions to keep, caption)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    from generation.builders import CHAT_TEMPLATE
+
+    chats = [(messages(composed, keep), caption) for composed, (keep, caption) in answers.items()]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    # a byte-level BPE trained on the chats, as a Qwen2 folder has one (transformers rebuilds a
+    # Qwen2 tokenizer from its vocab and merges on loading)
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    texts = [m["content"] for chat, _ in chats for m in chat] + [c for _, c in chats] + ["system user assistant"]
+    core.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=specials,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                            additional_special_tokens=specials, chat_template=CHAT_TEMPLATE).save_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)  # trained on as the expander will read it
+    vocab = tokenizer.get_vocab()
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                                         eos_token_id=vocab["<|im_end|>"], pad_token_id=vocab["<|endoftext|>"], tie_word_embeddings=False))
+    batch = []
+    for chat, caption in chats:
+        asked = tokenizer(tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False), add_special_tokens=False)["input_ids"]
+        said = tokenizer(caption, add_special_tokens=False)["input_ids"] + [vocab["<|im_end|>"]]
+        batch.append((torch.tensor([asked + said]), torch.tensor([[-100] * len(asked) + said])))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(2000):  # until every answer token is the model's first choice by a wide margin
+        outputs = [(model(input_ids=ids, labels=labels), labels) for ids, labels in batch]
+        chosen = [out.logits[0, :-1].softmax(-1).gather(-1, labels[0, 1:].clamp(min=0)[:, None])[labels[0, 1:] >= 0] for out, labels in outputs]
+        if all(bool((p > 0.9).all()) for p in chosen):
+            break
+        loss = sum(out.loss for out, _ in outputs)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval().save_pretrained(folder)
+    return folder
+
+
+COMPOSED = {"A woman in a green coat walks along the quay.": ["a woman in a green coat"],
+            "A small dog with a red collar runs after a gull.": ["a small dog with a red collar"],
+            "The quay is empty at night.": []}
+
+
+def test_a_real_models_kept_answers_are_stored_and_a_changed_answer_makes_its_shot_stale(board: Path, tmp_path: Path) -> None:
+    """Through the real expander (a trained tiny LM, greedy): the answers pass the checks, are
+    kept, stored on the version and read from the cache; another model's answer for s1 makes
+    s1 stale and the shots after it in its chain."""
+    from sqlalchemy import select
+
+    from storage.schema import StoryboardVersion
+
+    morning = " The morning light is soft and grey and the water behind is calm."
+    first = captioning_model(tmp_path / "lm-morning", {c: (k, c + morning) for c, k in COMPOSED.items()})
+    board.write_text(BOARD.format(model=first))
+    settings = load_settings(tmp_path / "home")
+    _, _, graph, _ = submit_file(settings, board, "film")
+    s1 = graph.shot("s1").prompt
+    assert all(s.prompt.expanded for s in graph.shots), [s.prompt.expansion_problem for s in graph.shots]
+    assert s1.prompt == "A woman in a green coat walks along the quay." + morning
+    with transaction(settings.database()) as session:
+        (stored,) = session.scalars(select(StoryboardVersion.prompts)).all()
+    assert stored["s1"] == {"composed": s1.composed, "prompt": s1.prompt, "problem": None}
+    code, out, err = run_cli("plan", str(board), "--json")
+    assert code == 0 and "0 prompt(s) expanded now, 3 from the cache" in err, err
+    assert [r["expansion"]["used"] for r in json.loads(out)] == [True, True, True]
+
+    rain = " Rain falls on the quay and the light is grey."
+    answers = {c: (k, c + (rain if c.startswith("A woman") else morning)) for c, k in COMPOSED.items()}
+    board.write_text(BOARD.format(model=captioning_model(tmp_path / "lm-rain", answers)))
+    _, _, graph, changes = submit_file(settings, board, "film")
+    assert graph.shot("s1").prompt.prompt.endswith(rain) and graph.shot("s3").prompt.prompt.endswith(morning)
+    state = {c.id: (c.state, c.reason) for c in changes}
+    assert state["s1"] == ("stale", "prompt changed") and state["s2"] == ("stale", "upstream s1 changed"), state
