@@ -33,6 +33,7 @@ from flows.review_flow import review_batch, review_shot
 from flows.runs import claim_directive, finish_directive, prepare
 from flows.store import project_key, transaction
 from flows.work import Directive, ShotResult, estimated_seconds, render_shot
+from flows.settings import worker_wait
 from flows.workers import remote_task, render_remote, workers_running
 from generation.memory import LADDER
 from shots.errors import Conflict, StoryreelError, TransientGenerationError
@@ -218,7 +219,7 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
 def _render(job: RenderJob) -> dict[str, Any]:
     log = get_run_logger()
     started = time.perf_counter()
-    if job.workers and not workers_running(render_shot_task):
+    if job.workers and not workers_running(render_shot_task, wait=worker_wait()):
         log.warning("no storyreel workers are running: rendering in this process")
         job = job.model_copy(update={"workers": False})
     ctx = context_for(job)

@@ -104,6 +104,15 @@ def load_settings(home: Path | str | None = None, database_url: str | None = Non
     )
 
 
+def worker_wait() -> float:
+    """Seconds `render --workers` waits for a worker to register before rendering in its own
+    process (``STORYREEL_WORKER_WAIT``, default 10)."""
+    try:
+        return max(0.0, float(os.environ.get("STORYREEL_WORKER_WAIT", "10")))
+    except ValueError:
+        return 10.0
+
+
 def worker_home() -> str | None:
     """The home a `storyreel worker` was started with; it overrides a job's home in that process."""
     return os.environ.get("STORYREEL_WORKER_HOME")

@@ -57,14 +57,22 @@ def remote_task(task: Task, results_url: str | None) -> Task:
     return task.with_options(persist_result=True, result_storage=result_storage(results_url))
 
 
-def workers_running(task: Task) -> int:
-    """How many task workers serve ``task`` right now (0 without a server)."""
+def workers_running(task: Task, wait: float = 0.0) -> int:
+    """How many task workers serve ``task`` (0 without a server), waiting up to ``wait``
+    seconds for the first to register — a worker is registered once it is subscribed, so a
+    render started together with its workers does not fall back to rendering alone."""
+    import time
+
     from prefect.client.orchestration import get_client
 
+    deadline = time.monotonic() + wait
     try:
         with get_client(sync_client=True) as client:
-            response = client.request("POST", "/task_workers/filter", json={"task_worker_filter": {"task_keys": [task.task_key]}})
-            return len(response.json())
+            while True:
+                response = client.request("POST", "/task_workers/filter", json={"task_worker_filter": {"task_keys": [task.task_key]}})
+                if (count := len(response.json())) or time.monotonic() >= deadline:
+                    return count
+                time.sleep(0.5)
     except Exception:  # no API, an old server: treat as no workers
         return 0
 

@@ -466,3 +466,13 @@ def test_a_shot_rendered_on_a_worker_renews_the_flows_lease(prefect_harness, fil
     finally:
         handle.remove()
     assert renewed.is_set() and result["chosen"] == 1, result
+
+
+def test_render_with_workers_and_none_registered_renders_in_its_own_process(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.workers import worker_id
+
+    monkeypatch.setenv("STORYREEL_WORKER_WAIT", "1")  # waits this long for a worker to register
+    started = time.monotonic()
+    summary = _render(film["job"].model_copy(update={"workers": True, "export": False, "only": ("a",)}))
+    assert [r["shot"] for r in summary["shots"] if r["rendered"]] == ["a"] and time.monotonic() - started >= 1
+    assert {t.params["worker"] for t in _takes(film)["a"]} == {worker_id()}  # rendered here

@@ -133,23 +133,22 @@ def test_two_workers_share_the_chains_and_match_a_single_process_run(tmp_path: P
                                           cwd=ROOT, env=client_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         _wait(lambda: _workers(api) == 2, 120, "two workers")
         render = [sys.executable, "-m", "flows.cli", "render", "--no-review", "--json"]
-        # Prefect hands a queued run to whichever subscribed worker reads first (a busy worker
-        # may already hold the next one), so the overlap is timing-dependent: measure it, and
-        # allow one more project if the first run happened to serialize.
-        for project in ("chains", "chains2"):
-            run = subprocess.run([*render, str(homes["workers"] / "film" / "storyboard.yaml"), "--project", project,
-                                  "--home", str(homes["workers"]), "--workers"],
-                                 cwd=ROOT, env=client_env, capture_output=True, text=True, timeout=600)
-            assert run.returncode == 0, run.stderr[-3000:]
-            assert json.loads(run.stdout)["cut"]["frames"] == 6 * 49
-            distributed = _shots(postgres["storyreel"], project)
-            if _overlap(distributed):
-                break
+        # Both workers are subscribed before the flow submits (registered = waiting on the
+        # server's queue). The three chains' first shots are submitted at once; a worker takes one
+        # shot at a time (limit 1) and holds at most one more while busy, so the other worker gets
+        # one of them; each next shot of a chain is submitted when the one before it ends.
+        project = "chains"
+        run = subprocess.run([*render, str(homes["workers"] / "film" / "storyboard.yaml"), "--project", project,
+                              "--home", str(homes["workers"]), "--workers"],
+                             cwd=ROOT, env=client_env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert json.loads(run.stdout)["cut"]["frames"] == 6 * 49
+        distributed = _shots(postgres["storyreel"], project)
         assert len([p for p in results.rglob("*") if p.is_file()]) >= 6  # a result per shot went through it
         assert len(list(store.glob(f"{project}/takes/*/take-001.mp4"))) == 6  # every take reached the store
         rendered_here = {p.parent.name for w in ("w1", "w2") for p in (homes[w] / project / "takes").rglob("take-001.mp4")}
         assert rendered_here == {"a1", "a2", "b1", "b2", "c1", "c2"}  # rendered on the workers' hosts
-        loads = Counter(t[1] for k in {"chains", project} for ts in _shots(postgres["storyreel"], k).values() for t in ts if t[2] > 0)
+        loads = Counter(t[1] for ts in distributed.values() for t in ts if t[2] > 0)
         # the same storyboard in one process (no workers), SQLite
         single_url = f"sqlite:///{homes['single'] / 'storyreel.db'}"
         single_env = {k: v for k, v in client_env.items() if k not in ("STORYREEL_STORE", "STORYREEL_RESULTS")}
@@ -165,7 +164,7 @@ def test_two_workers_share_the_chains_and_match_a_single_process_run(tmp_path: P
 
     takes = [t for ts in distributed.values() for t in ts]
     assert _overlap(distributed), f"chains did not overlap across two workers: {distributed}"
-    assert sorted(loads.values()) == [1, 1], loads  # each worker loaded the model once, over both projects
+    assert sorted(loads.values()) == [1, 1], loads  # each worker loaded the model once
     # identical results: same seeds, identical last frames
     assert {k: [(t[0], t[3]) for t in v] for k, v in distributed.items()} == {k: [(t[0], t[3]) for t in v] for k, v in single.items()}
     assert hashlib.sha256(b"").hexdigest() not in {t[3] for t in takes}
