@@ -3,14 +3,17 @@
     python benchmarks/validate.py [--runs 5]
 
 Each storyboard is a legal one of that size (shots with a character, a camera and a
-duration); the time is parse + validate + plan in this process, the median of ``--runs``, and
-its growth from one size to the next says whether validation is linear in the file.
+duration), then error-dense ones (every shot wrong two or three times). Two times, medians of
+``--runs``: the whole command as a user runs it (a new `storyreel validate` process, imports
+included, wall clock) and parse + validate + plan inside this process; the growth from one size
+to the next says whether validation is linear in the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,15 +52,43 @@ def csv_board(size: int) -> str:
     return _fill(head, lambda i: f"main,s{i:05d},{ACTION} number {i},static wide,2,red\n", size)
 
 
+def dense_yaml(size: int) -> str:
+    head = "title: t\nshots:\n"
+    return _fill(head, lambda i: f"  - {{id: s{i:05d}, prompt: {ACTION}, duration: -1, reference: missing{i}.png, colour: red}}\n", size)
+
+
+def dense_csv(size: int) -> str:
+    head = "scene,shot,description,duration,reference\n"
+    return _fill(head, lambda i: f"main,s{i:05d},{ACTION},-1,missing{i}.png\n", size)
+
+
 FORMATS = {"yaml": (".yaml", yaml_board), "fountain": (".fountain", fountain_board), "csv": (".csv", csv_board)}
+DENSE = {"yaml, 3 errors a shot": (".yaml", dense_yaml), "csv, 2 errors a row": (".csv", dense_csv)}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def command(path: Path, runs: int) -> tuple[float, int]:
+    """Median wall time of `storyreel validate PATH` as a new process, and its exit code."""
+    times, code = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        code = subprocess.run([sys.executable, "-m", "flows.cli", "validate", str(path)], cwd=ROOT, capture_output=True).returncode
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), code
 
 
 def measure(path: Path, runs: int) -> tuple[float, int]:
+    """Median time of parse + validate + plan in this process, and the number of shots."""
+    from shots.errors import StoryreelError
+
     times = []
     shots = 0
     for _ in range(runs):
         start = time.perf_counter()
-        shots = len(plan_storyboard(load_storyboard(path)).shots)
+        try:
+            shots = len(plan_storyboard(load_storyboard(path)).shots)
+        except StoryreelError:
+            shots = 0
         times.append(time.perf_counter() - start)
     return statistics.median(times), shots
 
@@ -66,16 +97,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    print(f"| format | size | shots | validate s (median of {args.runs}) | s per MB |")
-    print("|---|---|---|---|---|")
+    print(f"| format | size | shots | exit | `storyreel validate`, whole process, s | in-process s | in-process s per MB |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (suffix, make) in FORMATS.items():
-            for size in SIZES:
+        for name, (suffix, make) in {**FORMATS, **DENSE}.items():
+            for size in SIZES if name in FORMATS else SIZES[-1:]:
                 path = Path(tmp) / f"board{suffix}"
                 path.write_text(make(size))
                 seconds, shots = measure(path, args.runs)
+                whole, code = command(path, args.runs)
                 actual = path.stat().st_size
-                print(f"| {name} | {actual / 1000:.0f} KB | {shots} | {seconds:.4f} | {seconds / (actual / 1e6):.2f} |")
+                print(f"| {name} | {actual / 1000:.0f} KB | {shots or '—'} | {code} | {whole:.2f} | {seconds:.4f} | {seconds / (actual / 1e6):.2f} |")
 
 
 if __name__ == "__main__":

@@ -225,3 +225,39 @@ def test_a_double_bom_and_binary_values_are_refused(write) -> None:
     _refused(write("bom.yaml", "\ufeff\ufefftitle: t\nshots:\n  - {id: a, prompt: x}\n".encode()), "two byte-order marks", 1)
     _refused(write("bin.yaml", "title: t\nshots:\n  - {id: a, prompt: !!binary aGVsbG8=}\n"), "!!binary value is not text", 3)
     assert _check("validate", str(write("one.yaml", "\ufefftitle: t\nshots:\n  - {id: a, prompt: a red circle moves right}\n".encode())))[0] == 0
+
+
+def _dense_yaml(size: int = 1_000_000) -> str:
+    """About ``size`` bytes of YAML with three errors in every shot (a bad duration, a missing
+    reference, an unknown key)."""
+    head = "title: t\nshots:\n"
+    row = "  - {{id: s{0:05d}, prompt: a red circle moves right, duration: -1, reference: missing{0}.png, colour: red}}\n"
+    count = (size - len(head)) // len(row.format(0))
+    return head + "".join(row.format(i) for i in range(count))
+
+
+@pytest.mark.parametrize("case", ["cyclic alias", "int sidecar key", "error-dense 1 MB YAML", "error-dense CSV"])
+def test_hostile_files_exit_2_within_2_s_as_whole_processes(write, tmp_path: Path, case: str) -> None:
+    """`storyreel validate` as the user runs it — a new process, imports included — refuses each
+    within 2 s of CPU time (the child's own, so a busy machine does not make it fail)."""
+    import resource
+    import subprocess
+    import sys
+
+    if case == "cyclic alias":
+        board = write("cycle.yaml", "title: t\nx: &r [*r]\nshots:\n  - {id: a, prompt: x}\n")
+    elif case == "int sidecar key":
+        board = write("film.fountain", "INT. A - DAY\n\nBob walks.\n")
+        write("film.fountain.yaml", "title: t\ncharacters:\n  1: {description: x}\n")
+    elif case == "error-dense 1 MB YAML":
+        board = write("dense.yaml", _dense_yaml())
+    else:
+        board = tmp_path / "dense.csv"
+        board.write_text("scene,shot,description,duration,reference\n" + "".join(f"main,s{i},a red circle moves right,-1,missing{i}.png\n" for i in range(8000)))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "validate", str(board)], cwd=Path(__file__).parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.startswith("Error: "), done.stderr[-2000:]
+    assert cpu < BOUND, f"{case}: {cpu:.2f} s of CPU"

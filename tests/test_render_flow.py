@@ -372,7 +372,7 @@ def test_a_failing_shot_is_recorded_and_the_cli_exits_1_without_a_traceback(pref
     import flows.work
     from shots.errors import GenerationError
 
-    def broken(loaded, request, fps, progress=None, text_only=False):  # type: ignore[no-untyped-def]
+    def broken(loaded, request, fps, progress=None, text_only=False, interrupt=None):  # type: ignore[no-untyped-def]
         if "grows" in request.prompt:
             raise GenerationError("the model produced NaNs")
         return real(loaded, request, fps, progress, text_only)
