@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from flows.settings import env_seconds
 from flows.store import transaction
 from shots.errors import Conflict
 from storage.leases import PROJECT, Holder, acquire, describe, holder_of, release, renew
@@ -31,10 +31,7 @@ DEFAULT_SECONDS = 60.0
 
 def lease_seconds() -> float:
     """How long a lease lasts without a heartbeat (``STORYREEL_LEASE_SECONDS``, default 60)."""
-    try:
-        return max(1.0, float(os.environ.get("STORYREEL_LEASE_SECONDS", DEFAULT_SECONDS)))
-    except ValueError:
-        return DEFAULT_SECONDS
+    return env_seconds("STORYREEL_LEASE_SECONDS", DEFAULT_SECONDS, least=1.0)
 
 
 class Busy(Conflict):

@@ -104,13 +104,19 @@ def load_settings(home: Path | str | None = None, database_url: str | None = Non
     )
 
 
+def env_seconds(name: str, default: float, least: float = 0.0) -> float:
+    """A number of seconds from the environment variable ``name``: at least ``least``,
+    ``default`` when it is unset or not a number."""
+    try:
+        return max(least, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
 def worker_wait() -> float:
     """Seconds `render --workers` waits for a worker to register before rendering in its own
     process (``STORYREEL_WORKER_WAIT``, default 10)."""
-    try:
-        return max(0.0, float(os.environ.get("STORYREEL_WORKER_WAIT", "10")))
-    except ValueError:
-        return 10.0
+    return env_seconds("STORYREEL_WORKER_WAIT", 10.0)
 
 
 def worker_home() -> str | None:

@@ -2,8 +2,8 @@
 
 The flag is checked before every layer the model runs (`generation.render.checked_often`),
 between takes and between shots: the take in flight is recorded as interrupted, its staging
-files removed, and the render ends within a second or two. While the flow waits for a person's review the main thread is interrupted at
-once. A second signal exits at once (the lease then expires, or is reclaimed at once by the
+files removed, and the render ends within a second or two. While the flow waits for a
+person's review the main thread is interrupted at once. A second signal exits at once (the lease then expires, or is reclaimed at once by the
 next render on this host, whose check finds the process gone).
 """
 

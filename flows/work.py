@@ -227,8 +227,9 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         _remove_staged(ctx, key, attempt)
         raise
     except TransientGenerationError as exc:
-        _fail(ctx, take_id, f"transient: {exc}", loaded.memory if loaded is not None else None)
-        ctx.degrade(loaded.memory if loaded is not None else None)
+        ran_out = loaded.memory if loaded is not None else None
+        _fail(ctx, take_id, f"transient: {exc}", ran_out)
+        ctx.degrade(ran_out)
         raise
     except (GenerationError, ScoringError, StitchError, ValueError) as exc:
         _fail(ctx, take_id, str(exc))
