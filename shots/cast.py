@@ -6,6 +6,7 @@ Everything here is string scanning, linear in the text.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -53,9 +54,10 @@ class Run:
         return " ".join(self.words)
 
 
-def capital_runs(text: str) -> list[Run]:
+@functools.lru_cache(maxsize=1 << 15)
+def capital_runs(text: str) -> tuple[Run, ...]:
     """Runs of words written in capitals (``OLD PIKE``), in order; punctuation ends a run and a
-    possessive ``'S`` is left off."""
+    possessive ``'S`` is left off. Cached: finding the cast reads every paragraph twice."""
     runs: list[Run] = []
     words: list[str] = []
     start = end = 0
@@ -87,7 +89,7 @@ def capital_runs(text: str) -> list[Run]:
         if word != core or trail and not (trail == "." and word in HONORIFICS):
             close()
     close()
-    return runs
+    return tuple(runs)
 
 
 def name_key(name: str) -> tuple[str, ...]:
@@ -179,6 +181,9 @@ class NameIndex:
             token = tokens[i].group()
             if pronouns and (pronoun := token.lower()) in PRONOUNS:
                 found.append(Mention(tokens[i].start(), tokens[i].end(), "", pronoun))
+                i += 1
+                continue
+            if not token[:1].isupper():  # a name starts with a capital: no span from here is one
                 i += 1
                 continue
             for n in range(min(self.longest, len(tokens) - i), 0, -1):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import math
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,50 +30,73 @@ class Problem:
     message: str
 
 
-def resolve_asset(base_dir: Path, relative: str) -> Path:
-    """Resolve a path written in a storyboard; it must stay inside the storyboard's folder.
+class AssetFolder:
+    """A storyboard's folder, resolved once, and the files a storyboard names in it.
 
-    Raises:
-        ValueError: The path escapes ``base_dir`` (absolute, ``..``, or through a link), loops
-            through links, or is a name no filesystem takes.
+    One per check: a storyboard naming thousands of files resolves its folder once, and each
+    file with one `realpath` and one `stat`.
     """
-    try:
-        base = base_dir.resolve()
-        target = (base / relative).resolve()
-    except RuntimeError:  # Python ≤ 3.12 raises this for a loop of symbolic links
-        raise ValueError(f"{relative!r} is a loop of symbolic links") from None
-    except OSError as exc:
-        raise ValueError(f"{relative!r} cannot be used as a path: {_os_reason(exc)}") from None
-    if not target.is_relative_to(base):
-        raise ValueError(
-            f"{relative!r} is outside the storyboard's folder {str(base)!r}; "
-            "put the file next to the storyboard or in a folder below it"
-        )
-    return target
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self._base: str | None = None
+
+    def resolve(self, relative: str) -> Path:
+        """Resolve a path written in a storyboard; it must stay inside the storyboard's folder.
+
+        Raises:
+            ValueError: The path escapes the folder (absolute, ``..``, or through a link), loops
+                through links, or is a name no filesystem takes.
+        """
+        try:
+            if self._base is None:
+                self._base = os.path.realpath(self.base_dir)
+            target = os.path.realpath(os.path.join(self._base, relative))
+        except RuntimeError:  # Python ≤ 3.12 raises this for a loop of symbolic links
+            raise ValueError(f"{relative!r} is a loop of symbolic links") from None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{relative!r} cannot be used as a path: {_os_reason(exc)}") from None
+        if target != self._base and not target.startswith(self._base.rstrip("/") + "/"):
+            raise ValueError(
+                f"{relative!r} is outside the storyboard's folder {self._base!r}; "
+                "put the file next to the storyboard or in a folder below it"
+            )
+        return Path(target)
+
+    def problem(self, relative: str, what: str) -> str | None:
+        """Why a file named in a storyboard cannot be used (None when it is a readable file)."""
+        try:
+            path = self.resolve(relative)
+            mode = os.stat(path).st_mode
+        except ValueError as exc:
+            return str(exc)
+        except FileNotFoundError:
+            return f"{what} {relative!r} does not exist (looked for {str(path)!r})"
+        except OSError as exc:
+            return f"{what} {relative!r} cannot be used as a path: {_os_reason(exc)}"
+        if stat.S_ISREG(mode):
+            return None
+        return f"{what} {relative!r} is not a regular file ({str(path)!r})"
 
 
-def _os_reason(exc: OSError) -> str:
+def resolve_asset(base_dir: Path, relative: str) -> Path:
+    """Resolve a path written in a storyboard inside ``base_dir`` (see `AssetFolder.resolve`)."""
+    return AssetFolder(base_dir).resolve(relative)
+
+
+def asset_problem(base_dir: Path, relative: str, what: str) -> str | None:
+    """Why a file named in a storyboard cannot be used (None when it is a readable file)."""
+    return AssetFolder(base_dir).problem(relative, what)
+
+
+def _os_reason(exc: OSError | ValueError) -> str:
+    if isinstance(exc, ValueError):  # an embedded NUL
+        return "a name no filesystem takes"
     if exc.errno == errno.ENAMETOOLONG:
         return "a name in it is longer than the filesystem allows (255 bytes)"
     if exc.errno == errno.ELOOP:
         return "a loop of symbolic links"
     return exc.strerror or type(exc).__name__
-
-
-def asset_problem(base_dir: Path, relative: str, what: str) -> str | None:
-    """Why a file named in a storyboard cannot be used (None when it is a readable file)."""
-    try:
-        path = resolve_asset(base_dir, relative)
-        if path.is_file():
-            return None
-        exists = path.exists()
-    except ValueError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"{what} {relative!r} cannot be used as a path: {_os_reason(exc)}"
-    if exists:
-        return f"{what} {relative!r} is not a regular file ({str(path)!r})"
-    return f"{what} {relative!r} does not exist (looked for {str(path)!r})"
 
 
 def model_problem(model: str, what: str = "model") -> str | None:
@@ -118,12 +143,13 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
 
     Runs in time linear in the number of shots.
     """
+    folder = AssetFolder(base_dir)
     problems: list[Problem] = []
     settings = raw.get("settings") if isinstance(raw.get("settings"), Mapping) else {}
     characters = raw.get("characters") if isinstance(raw.get("characters"), Mapping) else {}
     for cid, character in characters.items():
         if isinstance(character, Mapping) and _text(character.get("reference")):
-            problems += _asset(base_dir, character["reference"], ("characters", cid, "reference"), "reference image")
+            problems += _asset(folder, character["reference"], ("characters", cid, "reference"), "reference image")
     model = settings.get("model") if isinstance(settings.get("model"), str) else "tiny"
     for field in ("model", "t2i_model", "prompt_model", "breakdown_model"):
         if _text(settings.get(field)) and (why := model_problem(settings[field], field)):
@@ -139,7 +165,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
                 )
             )
     if _text(settings.get("audio")):
-        problems += _asset(base_dir, settings["audio"], ("settings", "audio"), "audio file")
+        problems += _asset(folder, settings["audio"], ("settings", "audio"), "audio file")
     problems += _loras(settings.get("loras"), ("settings", "loras"), spec)
     for cid, character in characters.items():
         if isinstance(character, Mapping):
@@ -165,7 +191,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
             seen_scenes.add(scene_id)
         flat += [(("scenes", si, "shots", sj), shot) for sj, shot in _items(scene.get("shots")) if isinstance(shot, Mapping)]
 
-    problems += _looks(raw, characters, seen_scenes, base_dir)
+    problems += _looks(raw, characters, seen_scenes, folder)
     seen_shots: set[str] = set()
     known = ", ".join(sorted(str(c) for c in characters)) or "none defined"
     previous_frames: int | None = None
@@ -181,7 +207,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
         else:
             previous_frames = None
         if _text(shot.get("end_frame")):
-            problems += _end_frame(base_dir, spec, shot["end_frame"], loc, flat, index, characters, t2i)
+            problems += _end_frame(folder, spec, shot["end_frame"], loc, flat, index, characters, t2i)
         elif spec.needs_end_frame:
             problems.append(Problem(loc, f"a {spec.name} model lands every shot on a last frame: give this shot an end_frame"))
         shot_id = shot.get("id")
@@ -193,7 +219,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
             if isinstance(cid, str) and cid not in characters:
                 problems.append(Problem(loc + ("characters", ci), f"unknown character {cid!r}; known characters: {known}"))
         if _text(shot.get("reference")):
-            problems += _asset(base_dir, shot["reference"], loc + ("reference",), "reference image")
+            problems += _asset(folder, shot["reference"], loc + ("reference",), "reference image")
         problems += _loras(shot.get("loras"), loc + ("loras",), spec)
         if index == 0 and shot.get("continuity") == "continue":
             problems.append(Problem(loc + ("continuity",), "the first shot has no previous shot to continue; use 'cut'"))
@@ -218,7 +244,7 @@ def check_storyboard(raw: Mapping[str, Any], base_dir: Path) -> list[Problem]:
     return problems
 
 
-def _looks(raw: Mapping[str, Any], characters: Mapping[str, Any], scene_ids: set[str], base_dir: Path) -> list[Problem]:
+def _looks(raw: Mapping[str, Any], characters: Mapping[str, Any], scene_ids: set[str], folder: AssetFolder) -> list[Problem]:
     """Looks start at scenes that exist, have files that exist and distinct keys; a scene's
     ``looks`` name known characters and their looks."""
     problems: list[Problem] = []
@@ -243,7 +269,7 @@ def _looks(raw: Mapping[str, Any], characters: Mapping[str, Any], scene_ids: set
             if key is not None:
                 keys[cid].add(key)
             if _text(look.get("reference")):
-                problems += _asset(base_dir, look["reference"], loc + ("reference",), "reference image")
+                problems += _asset(folder, look["reference"], loc + ("reference",), "reference image")
     for si, scene in _items(raw.get("scenes")):
         given = scene.get("looks") if isinstance(scene, Mapping) else None
         for cid, key in given.items() if isinstance(given, Mapping) else ():
@@ -254,7 +280,7 @@ def _looks(raw: Mapping[str, Any], characters: Mapping[str, Any], scene_ids: set
     return problems
 
 
-def _end_frame(base_dir: Path, spec: FamilySpec, end: str, loc: Loc, flat: list[tuple[Loc, Mapping[str, Any]]], index: int,
+def _end_frame(folder: AssetFolder, spec: FamilySpec, end: str, loc: Loc, flat: list[tuple[Loc, Mapping[str, Any]]], index: int,
                characters: Mapping[str, Any], t2i: str | None) -> list[Problem]:
     """Problems of a shot's ``end_frame``: a family that cannot land on a frame, a path outside
     the folder, or ``next`` where the next shot has no start image of its own."""
@@ -263,7 +289,7 @@ def _end_frame(base_dir: Path, spec: FamilySpec, end: str, loc: Loc, flat: list[
         able = ", ".join(name for name, family in FAMILIES.items() if family.last_frame)
         return [Problem(where, f"a {spec.name} model cannot land a shot on a last frame; families that can: {able}")]
     if end != "next":
-        return _asset(base_dir, end, where, "end frame")
+        return _asset(folder, end, where, "end frame")
     if index == len(flat) - 1:
         return [Problem(where, "'next' needs a next shot; this is the last one: give an image path")]
     following_loc, following = flat[index + 1]
@@ -305,6 +331,6 @@ def _loras(entries: Any, loc: Loc, spec: FamilySpec) -> list[Problem]:
     return problems
 
 
-def _asset(base_dir: Path, relative: str, loc: Loc, what: str) -> list[Problem]:
-    problem = asset_problem(base_dir, relative, what)
+def _asset(folder: AssetFolder, relative: str, loc: Loc, what: str) -> list[Problem]:
+    problem = folder.problem(relative, what)
     return [Problem(loc, problem)] if problem else []

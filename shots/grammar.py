@@ -15,6 +15,7 @@ Everything here is word-list lookups over a short text, linear in its length.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -230,8 +231,10 @@ def possessive(word: str) -> bool:
 _CONTRACTED = frozenset("who he she it that there here what where let".split())
 
 
+@functools.lru_cache(maxsize=4096)
 def head_noun(text: str) -> str | None:
-    """The head noun of ``text`` when it is a noun phrase (`is_noun_phrase`), else None."""
+    """The head noun of ``text`` when it is a noun phrase (`is_noun_phrase`), else None (cached:
+    every shot of a character asks it of the same description)."""
     words = text.replace(",", " , ").replace(";", " ; ").replace(" --", " , ").split()
     if not words:
         return None

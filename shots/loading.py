@@ -11,7 +11,7 @@ from shots.errors import StoryboardError
 from shots.families import spec_for_model
 from shots.fountain import parse_fountain
 from shots.models import Storyboard
-from shots.parsing import Locator, build_storyboard, load_yaml, read_text
+from shots.parsing import Locator, build_storyboard, collector_paused, load_yaml, read_text
 from shots.yaml_format import parse_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -23,7 +23,14 @@ sets no limit of its own."""
 
 
 def load_storyboard(path: str | Path) -> Storyboard:
-    """Parse and validate a storyboard file of any supported format.
+    """Parse and validate a storyboard file of any supported format (see `_load`); the cycle
+    collector is paused meanwhile (`collector_paused`)."""
+    with collector_paused():
+        return _load(Path(path))
+
+
+def _load(path: Path) -> Storyboard:
+    """Parse and validate a storyboard file.
 
     Fountain and CSV files may have a sidecar ``<file>.yaml`` next to them giving ``title``,
     ``settings``, ``style`` and ``characters``; those override what the screenplay implies (a
@@ -33,7 +40,6 @@ def load_storyboard(path: str | Path) -> Storyboard:
     Raises:
         StoryboardError: With file, line and what is allowed.
     """
-    path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise StoryboardError(

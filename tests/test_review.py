@@ -20,9 +20,10 @@ from tests.test_render_flow import BOARD, _render, _takes
 pytestmark = pytest.mark.slow
 
 
-def _paused_run(after=None, timeout: float = 120):  # type: ignore[no-untyped-def]
-    """The flow run paused for a review; with ``after`` (a run this test resumed), its next
-    pause (a new paused state), not the one just answered."""
+def _paused_run(job, after=None, timeout: float = 120):  # type: ignore[no-untyped-def]
+    """The flow run of ``job`` paused for a review; with ``after`` (a run this test resumed), its
+    next pause (a new paused state), not the one just answered. Runs of other tests on the same
+    server (one killed while paused stays paused) are told apart by their storyboard."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -35,7 +36,8 @@ def _paused_run(after=None, timeout: float = 120):  # type: ignore[no-untyped-de
     with get_client(sync_client=True) as client:
         while time.monotonic() < end:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
-            runs = [r for r in runs if after is None or r.state.id != after.state.id]
+            runs = [r for r in runs if (r.parameters.get("job") or {}).get("storyboard") == job.storyboard
+                    and (after is None or r.state.id != after.state.id)]
             if runs:
                 return runs[0]
             time.sleep(0.5)
@@ -79,7 +81,7 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     thread = threading.Thread(target=lambda: out.update(state=render_flow(job, return_state=True)))
     thread.start()
     # shot a: the form is plain fields, prefilled; the summary is short and links the review page
-    run = _paused_run()
+    run = _paused_run(job)
     text = _description(run)
     assert "**Shot a** — take 1 of 1" in text and "(http://127.0.0.1:8765/review/film/a)" in text
     assert "storyreel-review:film:a" in run.tags
@@ -95,18 +97,18 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
         resume_flow_run(run.id, run_input={"decision": "approve", "take": 99})
     # a seed out of range passes the form (it is text) and is asked again with the reason
     resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "99999999999"})
-    run = _paused_run(after=run)
+    run = _paused_run(job, after=run)
     assert "out of range" in _description(run)
     # re-roll with an edited prompt and a seed, then approve the new take
     resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "1234", "prompt": "a red circle moves left",
                                        "notes": "try again", "reviewer": "ed"})
-    run = _paused_run(after=run)
+    run = _paused_run(job, after=run)
     assert "take 2 of 2" in _description(run)
     resume_flow_run(run.id, run_input={"decision": "approve", "take": 2, "reviewer": "ed", "anchor": "red"})
     # shot b: reject → the chain ends there; shot c (next chain): approve
-    run = _paused_run(after=run)
+    run = _paused_run(job, after=run)
     resume_flow_run(run.id, run_input={"decision": "reject", "notes": "wrong", "reviewer": "ed"})
-    run = _paused_run(after=run)
+    run = _paused_run(job, after=run)
     resume_flow_run(run.id, run_input={"decision": "approve"})
     thread.join(180)
     state = out["state"]
@@ -138,7 +140,7 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     out = {}
     thread = threading.Thread(target=lambda: out.update(summary=_render(job)))
     thread.start()
-    run = _paused_run()
+    run = _paused_run(job)
     assert "storyreel-review:film:b" in run.tags and "**Shot b** — take 2 of 2" in _description(run)
     resume_flow_run(run.id, run_input={"decision": "approve", "take": 2})
     thread.join(180)
@@ -163,12 +165,12 @@ def test_batch_review_one_pause_for_every_shot(prefect_harness, film: dict) -> N
     out: dict = {}
     thread = threading.Thread(target=lambda: out.update(summary=_render(job)))
     thread.start()
-    run = _paused_run()
+    run = _paused_run(job)
     text = _description(run)
     assert all(f"**Shot {k}**" in text for k in "abc")
     # take 99 of b is not there: a and c are applied, b is asked again with the reason
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "a", "decision": "approve"}, {"shot": "b", "decision": "approve", "take": 99}, {"shot": "c", "decision": "approve"}]})
-    run = _paused_run(after=run)
+    run = _paused_run(job, after=run)
     assert "take 99 cannot be approved" in _description(run) and "**Shot a**" not in _description(run)
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "b", "decision": "approve", "take": 1}]})
     thread.join(120)

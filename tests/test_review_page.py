@@ -70,7 +70,7 @@ def _reviews(film: dict) -> list[tuple[str, str, str]]:
 def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: str, film: dict) -> None:
     job = film["job"].model_copy(update={"review": "shot", "review_poll": 1, "media_url": page})
     thread, out = _start(job)
-    run = _paused_run()
+    run = _paused_run(job)
     assert "storyreel-review:film:a" in run.tags
     # the shot's page: a looping player per take with its prompt, seed and scores; a seekable source
     status, html, _ = _request(page, "GET", "/review/film/a")
@@ -90,14 +90,14 @@ def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: 
         "Not applied: 'zz' cannot be anchored on shot a: its characters are red")
     assert "an anchor is set with an approval" in _decide(page, "/review/film/a", decision="reject", anchor="red")
     assert "and make it red's anchor" in html
-    assert _paused_run().id == run.id and _reviews(film) == []
+    assert _paused_run(job).id == run.id and _reviews(film) == []
     # approve → the waiting run resumes with the form's input and stores the Review itself
     said = _decide(page, "/review/film/a", decision="approve", take="1", reviewer="mara")
     assert said.startswith("Sent to the waiting run") and "approve take 1 of a" in said
-    run_b = _paused_run()
+    run_b = _paused_run(job)
     while "storyreel-review:film:b" not in run_b.tags:
         time.sleep(0.5)
-        run_b = _paused_run()
+        run_b = _paused_run(job)
     assert _reviews(film) == [("a", "approve", "mara")]
     # shot b has two takes (its flicker threshold fails both): side by side, the better chosen
     html = _request(page, "GET", "/review/film/b")[1]
@@ -107,7 +107,7 @@ def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: 
     said = _decide(page, "/review/film/b", decision="reject", notes="too dark", reviewer="mara")
     assert said.startswith("Sent to the waiting run")
     time.sleep(1.5)
-    assert "storyreel-review:film:c" in _paused_run().tags
+    assert "storyreel-review:film:c" in _paused_run(job).tags
     _decide(page, "/review/film/c", decision="approve", reviewer="mara")
     thread.join(180)
     assert out["summary"]["reviews"] == {"a": "approve", "b": "reject", "c": "approve"}
@@ -161,14 +161,14 @@ def test_a_reviewer_in_chromium_plays_seeks_and_approves_take_2(page: str, film:
     job = film["job"].model_copy(update={"review": "shot", "review_poll": 1, "media_url": page})
     thread, out = _start(job)
     tab = browser.new_page(viewport={"width": 1280, "height": 900})
-    _paused_run()
+    _paused_run(job)
     tab.goto(f"{page}/review/film/a")
     tab.click("button[data-approve='1']")
     assert "Sent to the waiting run" in tab.locator("[role=status]").inner_text()
-    run = _paused_run()
+    run = _paused_run(job)
     while "storyreel-review:film:b" not in run.tags:
         time.sleep(0.5)
-        run = _paused_run()
+        run = _paused_run(job)
     tab.goto(f"{page}/review/film/b")
     # both takes play, and each player can seek across its whole clip (the server answers Range)
     tab.wait_for_function("[...document.querySelectorAll('video')].every(v => v.readyState >= 1)", timeout=30_000)

@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 
 from flows.cli.app import JsonOpt, app, console, err_console
-from flows.lm_breakdown import load_screenplay
 from shots.breakdown import breakdown, sidecar_text
 from shots.errors import ConfigError
 
@@ -27,6 +26,8 @@ def breakdown_command(
     as YAML, or JSON; with --out, write it as a sidecar that plan and render then use."""
     if script.suffix.lower() in (".yaml", ".yml"):
         raise ConfigError(f"{script}: a YAML storyboard is its own breakdown; breakdown reads a .fountain or .csv file")
+    from flows.lm_breakdown import load_screenplay  # the language model's stack, for this command only
+
     board, report = load_screenplay(script)
     if report is not None:
         err_console.print(escape(report.summary()))

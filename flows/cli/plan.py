@@ -87,12 +87,18 @@ NAMED_WARNINGS = 8
 """Characters named one by one in the name-only warning; past this, one warning for them all."""
 
 
+LISTED_WARNINGS = 50
+"""Warnings printed one by one; past these, how many more there are."""
+
+
 def _report(file: Path, warnings: list[tuple[str, str]], strict: bool) -> None:
     if strict and warnings:
         lines = "\n".join(f"{where}: {text}" for where, text in warnings)
         raise StoryboardError(f"--strict turns {len(warnings)} warning(s) into errors:\n{lines}", file=str(file))
-    for where, text in warnings:
+    for where, text in warnings[:LISTED_WARNINGS]:
         err_console.print(f"[yellow]Warning:[/] {escape(where)}: {escape(text)}", highlight=False)
+    if len(warnings) > LISTED_WARNINGS:
+        err_console.print(f"[yellow]… and {len(warnings) - LISTED_WARNINGS} more warnings[/] (--strict lists them all)", highlight=False)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -10,8 +10,10 @@ from rich.prompt import Prompt
 from rich.table import Table
 
 from flows.cli.app import HomeOpt, ProjectArg, app, console, settings_for
-from flows.review import ShotReview, apply_review, shot_info, to_review
 from shots.errors import ConfigError
+
+if TYPE_CHECKING:
+    from flows.review import ShotReview
 
 ReviewerOpt = Annotated[str, typer.Option("--reviewer", help="Your name, kept with the review.")]
 
@@ -26,6 +28,8 @@ def approve_command(
     home: HomeOpt = None,
 ) -> None:
     """Approve a shot's chosen take (or another take), from scripts."""
+    from flows.review import ShotReview, apply_review
+
     stale = apply_review(settings_for(home), project, shot, ShotReview(decision="approve", take=take, notes=notes, reviewer=reviewer))
     console.print(f"[green]Approved[/] {escape(shot)}" + (f" take {take}" if take else ""))
     if stale:
@@ -46,6 +50,8 @@ def _show(info: dict) -> None:
 @app.command("review")
 def review_command(project: ProjectArg, reviewer: ReviewerOpt = "", home: HomeOpt = None) -> None:
     """Review scored shots in the terminal: approve, reject, pick a take, or re-roll."""
+    from flows.review import ShotReview, apply_review, shot_info, to_review
+
     settings = settings_for(home)
     pending = to_review(settings, project)
     if not pending:
