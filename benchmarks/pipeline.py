@@ -33,9 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.context import RenderJob
+    from production.context import RenderJob
     from flows.render_flow import render_flow
-    from flows.store import transaction
+    from production.store import transaction
     from generation.tiny import make_tiny
     from storage.db import open_database
     from storage.repo import get_project, live_shots

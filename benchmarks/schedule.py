@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
     from flows.render_flow import render_shot_task
-    from flows.store import transaction
+    from production.store import transaction
     from generation.tiny import make_tiny
     from storage.db import open_database
     from storage.repo import get_project, live_shots

@@ -72,7 +72,7 @@ class LocalServer:
     def _wait_healthy(self) -> None:
         import httpx
 
-        from flows.stop import check
+        from production.stop import check
 
         deadline = time.monotonic() + self.start_seconds
         with httpx.Client(timeout=2.0) as client:

@@ -24,15 +24,16 @@ from prefect.artifacts import (
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import progress, stop
-from flows.context import RenderJob, context_for, with_revision
-from flows.export import export_cut
-from flows.faults import hide_handled_tracebacks
-from flows.leases import heartbeat, hold
+from production import progress, stop
+from flows.contexts import render_context
+from production.context import RenderJob, with_revision
+from production.export import export_cut
+from production.faults import hide_handled_tracebacks
+from production.leases import heartbeat, hold
 from flows.review_flow import review_batch, review_shot
-from flows.runs import claim_directive, finish_directive, prepare
-from flows.store import project_key, transaction
-from flows.work import Directive, ShotResult, estimated_seconds, render_shot
+from production.runs import claim_directive, finish_directive, prepare
+from production.store import project_key, transaction
+from production.work import Directive, ShotResult, estimated_seconds, render_shot
 from flows.settings import worker_wait
 from flows.workers import remote_task, render_remote, workers_running
 from generation.memory import LADDER
@@ -59,8 +60,8 @@ def render_shot_task(job: RenderJob, key: str, directive: Directive | None = Non
 
     On a task worker the flow's lease is renewed while the shot renders.
     """
-    ctx = context_for(job)
-    beat = heartbeat(ctx.engine, job.lease_token) if job.lease_token and _remote() else contextlib.nullcontext()
+    ctx = render_context(job)
+    beat = heartbeat(ctx.engine, job.lease_token, seconds=ctx.settings.lease_seconds) if job.lease_token and _remote() else contextlib.nullcontext()
     with beat:
         try:
             result = render_shot(ctx, key, progress.step_callback(key), directive)
@@ -109,15 +110,15 @@ def _shot(job: RenderJob, key: str, remote: Any, directive: Directive | None = N
     try:
         return render_remote(remote, job, key, directive) if remote is not None else render_shot_task(job, key, directive)
     except TransientGenerationError as exc:
-        return _shot_failed(context_for(job), key, f"{exc} (after {len(LADDER) - 1} retries)").__dict__
+        return _shot_failed(render_context(job), key, f"{exc} (after {len(LADDER) - 1} retries)").__dict__
 
 
 def _render_one(job: RenderJob, key: str, remote: Any) -> dict[str, Any]:
     """Render ``key``, taking a re-render request for it when one waits."""
-    directive = claim_directive(context_for(job), key)
+    directive = claim_directive(render_context(job), key)
     result = _shot(job, key, remote, directive)
     if directive is not None:
-        finish_directive(context_for(job), directive, result)
+        finish_directive(render_context(job), directive, result)
     return result
 
 
@@ -147,7 +148,7 @@ def _advance(progress_id: Any) -> None:
 
 
 def _shot_artifact(job: RenderJob, result: ShotResult) -> None:
-    ctx = context_for(job)
+    ctx = render_context(job)
     with transaction(ctx.engine) as session:
         shot = get_project_shot(session, job.project, result.shot)
         rows = []
@@ -181,7 +182,7 @@ def _chains(job: RenderJob, graph: Any) -> list[tuple[str, ...]]:
 
 def _drain_requests(job: RenderJob, results: list[dict[str, Any]]) -> None:
     """Take the re-render requests still queued (their shots were passed already), in order."""
-    ctx = context_for(job)
+    ctx = render_context(job)
     remote = remote_task(render_shot_task, job.results_url) if job.workers else None
     while not stop.stop_requested() and (directive := claim_directive(ctx, None)) is not None:
         result = _shot(job, directive.shot, remote, directive)
@@ -201,7 +202,7 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
     hide_handled_tracebacks()
     stop.reclaim_signals()
     job = with_revision(job)
-    ctx = context_for(job)
+    ctx = render_context(job)
     if job.lease_token is not None:
         try:
             return _render(job)
@@ -209,7 +210,7 @@ def render_flow(job: RenderJob) -> dict[str, Any]:
             ctx.store.drop_staging(job.project, job.lease_token)
     with transaction(ctx.engine) as session:
         ensure_project(session, job.project, Path(job.storyboard))
-    with hold(ctx.engine, job.project, wait=job.wait) as held:
+    with hold(ctx.engine, job.project, wait=job.wait, seconds=ctx.settings.lease_seconds) as held:
         try:
             return _render(job.model_copy(update={"lease_token": held.holder.token}))
         finally:
@@ -222,12 +223,12 @@ def _render(job: RenderJob) -> dict[str, Any]:
     if job.workers and not workers_running(render_shot_task, wait=worker_wait()):
         log.warning("no storyreel workers are running: rendering in this process")
         job = job.model_copy(update={"workers": False})
-    ctx = context_for(job)
+    ctx = render_context(job)
     # 1. record the storyboard version, recover, heal (unless the caller did)
     prepared = None if job.prepared else prepare(ctx)
     if prepared is not None:
         job = job.model_copy(update={"anchors": prepared.anchors})
-        ctx = context_for(job)
+        ctx = render_context(job)
         if prepared.recovered or prepared.cleaned:
             log.info("resumed after an interruption: %s shots settled, %s partial files removed", len(prepared.recovered), prepared.cleaned)
     chains = _chains(job, ctx.graph)
@@ -274,10 +275,10 @@ def _settle_identity(job: RenderJob, results: list[dict[str, Any]]) -> None:
     """The anchors frozen during the run judge its takes now (the run judged against those it
     started with); shots that now fail are re-rolled within ``max_takes``, one by one in story
     order, against the anchors as they are now."""
-    ctx = context_for(job)
+    ctx = render_context(job)
     if stop.stop_requested() or not ctx.board.characters:
         return
-    from flows.anchors import anchor_snapshot, settle_identity
+    from production.anchors import anchor_snapshot, settle_identity
 
     judged = set(settle_identity(ctx))
     if not judged:

@@ -24,9 +24,9 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field, create_model
 
-from flows import progress
-from flows.context import RenderJob
-from flows.review import (
+from production import progress
+from production.context import RenderJob
+from review.decisions import (
     DECISIONS,
     ShotReview,
     apply_review,
@@ -40,7 +40,7 @@ from flows.review import (
     shot_info,
 )
 from flows.settings import load_settings
-from flows.store import project_key, transaction
+from production.store import project_key, transaction
 from shots.errors import StoryreelError
 
 TAG = "storyreel-review"
@@ -143,7 +143,7 @@ def _announce(job: RenderJob, keys: list[str]) -> None:
 
 
 def _pause(model: type[RunInput], job: RenderJob, keys: list[str], batch: bool = False) -> Any | None:
-    from flows.stop import waiting_for_review
+    from production.stop import waiting_for_review
 
     _announce(job, keys)
     tags = [review_tag(job.project, k) for k in keys] + ([BATCH_TAG] if batch else [])

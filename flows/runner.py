@@ -5,7 +5,7 @@
 nothing is pending reports the current cut — stitching one only if the chosen takes changed —
 without starting any Prefect server. Otherwise it runs the flow against the user's Prefect API
 or one it starts and stops itself. SIGINT / SIGTERM stop it within a few seconds
-(`flows.stop`).
+(`production.stop`).
 
 `rerender` of a shot while a render holds the project queues a request that render takes;
 it waits for the outcome, and renders itself if that render ends without taking it.
@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flows import stop
-from flows.context import RenderJob, context_for
-from flows.leases import Busy, hold, try_acquire
-from flows.runs import Preparation, prepare
+from production import stop
+from flows.contexts import render_context
+from production.context import RenderJob
+from production.leases import Busy, hold, try_acquire
+from production.runs import Preparation, prepare
 from flows.settings import AppSettings
-from flows.store import transaction
+from production.store import transaction
 from shots.errors import GenerationError
 from storage.leases import PROJECT, Holder, describe, holder_of
 from storage.repo import get_project, is_current, live_shots
@@ -52,9 +53,9 @@ def run_render(settings: AppSettings, job: RenderJob, total: int, show_progress:
     engine = settings.database(create=True)
     with transaction(engine) as session:
         ensure_project(session, job.project, Path(job.storyboard))
-    with stop.stop_on_signals(), hold(engine, job.project, wait=job.wait) as held:
+    with stop.stop_on_signals(), hold(engine, job.project, wait=job.wait, seconds=settings.lease_seconds) as held:
         job = job.model_copy(update={"lease_token": held.holder.token, "prepared": True})
-        ctx = context_for(job)
+        ctx = render_context(job)
         try:
             prepared = prepare(ctx)
             if prepared.idle:
@@ -70,7 +71,7 @@ def run_render(settings: AppSettings, job: RenderJob, total: int, show_progress:
 
 
 def _flow(job: RenderJob, total: int, show_progress: bool) -> dict[str, Any]:
-    from flows import progress
+    from production import progress
     from flows.prefect_api import prefect_api
     from flows.render_flow import render_flow
 
@@ -97,10 +98,10 @@ def _flow(job: RenderJob, total: int, show_progress: bool) -> dict[str, Any]:
 def idle_summary(settings: AppSettings, job: RenderJob, prepared: Preparation) -> dict[str, Any]:
     """Nothing to render: the current cut (made only when the chosen takes changed since the
     newest one), with no Prefect server started."""
-    from flows.export import export_cut
+    from production.export import export_cut
     from shots.errors import Conflict
 
-    ctx = context_for(job)
+    ctx = render_context(job)
     summary: dict[str, Any] = {"project": job.project, "changes": [c.as_dict() for c in prepared.changes], "shots": [],
                                "cut": None, "reviews": {}, "healed": prepared.lost, "prefect": False}
     with transaction(ctx.engine) as session:
@@ -126,7 +127,7 @@ def rerender(settings: AppSettings, job: RenderJob, show_progress: bool, notify:
     engine = settings.database()
     key = job.only[0]
     probe = Holder.here()
-    if try_acquire(engine, job.project, PROJECT, probe, "rerender") is None:
+    if try_acquire(engine, job.project, PROJECT, probe, "rerender", settings.lease_seconds) is None:
         from storage.leases import release
 
         with transaction(engine) as session:

@@ -1,6 +1,6 @@
 """GPU concurrency slots: how many renders may run at once on one device.
 
-In a process, a semaphore per device bounds renders across threads (chains render
+In a process, `production.slots.local_slot` bounds renders across threads (chains render
 concurrently). For CUDA devices a Prefect global concurrency limit named after the host and
 device bounds them across processes too (several workers sharing one GPU). Prefect's
 ``concurrency()`` silently does nothing for a limit that does not exist, so the limit is
@@ -14,7 +14,8 @@ import socket
 import threading
 from collections.abc import Iterator
 
-_LOCAL: dict[str, threading.BoundedSemaphore] = {}
+from production.slots import local_slot
+
 _CREATED: set[str] = set()
 _GUARD = threading.Lock()
 
@@ -51,10 +52,8 @@ def gpu_slot(device: str, slots: int = 1, across_processes: bool | None = None) 
     Args:
         across_processes: Also take the Prefect limit (default: for CUDA devices).
     """
-    with _GUARD:
-        local = _LOCAL.setdefault(device, threading.BoundedSemaphore(slots))
     shared = device.startswith("cuda") if across_processes is None else across_processes
-    with local:
+    with local_slot(device, slots):
         if not shared:
             yield
             return

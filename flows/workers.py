@@ -10,21 +10,15 @@ URL (``STORYREEL_RESULTS=s3://bucket/prefix``); media and the database must be s
 
 from __future__ import annotations
 
-import os
-import socket
 from typing import Any
 
 from prefect import Task
 
-from flows.context import RenderJob
+from production.context import RenderJob
+from production.work import worker_id
 from shots.errors import ConfigError
 
 RESULTS_BLOCK = "storyreel-results"
-
-
-def worker_id() -> str:
-    """``host:pid`` of this process, recorded on every take it renders."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def result_storage(url: str | None) -> Any:

@@ -10,7 +10,7 @@ script's, every shot points at a line of its scene, every description is a noun 
 look starts at a scene of the script, durations are in the family's range. Anything else
 falls back to the rule-based breakdown of that scene (or those characters), and `plan` says
 which was used per scene and why. This module is text only: the model runs in
-`generation.expand`, the cache and the wiring live in `flows.lm_breakdown`.
+`generation.expand`, the cache and the wiring live in `production.lm_breakdown`.
 """
 
 from __future__ import annotations

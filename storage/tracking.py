@@ -123,7 +123,7 @@ def submit(
 
     Creates the project on first submission. Shots missing from the storyboard are archived
     (kept with their takes). Approved takes of untouched shots are kept. ``prompts`` (expanded
-    prompts, `flows.expansion.prompts_record`) are stored on the new version.
+    prompts, `production.expansion.prompts_record`) are stored on the new version.
     """
     content = source.read_bytes()
     project = ensure_project(session, name, source)

@@ -239,7 +239,7 @@ def _wav(path: Path, seconds: float = 1.0) -> None:
 @pytest.fixture
 def film(tmp_path: Path, demo_home: Path) -> dict:
     """A 3-shot storyboard with a crossfade and an audio bed, and a job to render it."""
-    from flows.context import RenderJob
+    from production.context import RenderJob
     from flows.settings import load_settings
 
     folder = tmp_path / "film"

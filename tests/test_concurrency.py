@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flows.store import transaction
+from production.store import transaction
 from storage.db import open_database
 from storage.repo import get_project, live_shots
 from storage.schema import Cut, Lease, Take
@@ -139,15 +139,28 @@ def test_two_renders_started_together_one_renders_the_other_refuses(team_db: dic
     assert {k: len(v) for k, v in _takes(team).items()} == {"a": 1, "b": 1, "c": 2} and _count(team, Cut) == 2
 
 
-def test_a_rerender_during_a_render_is_taken_by_it_and_every_shot_stays_current(team_db: dict) -> None:
+def _queued(team: dict) -> bool:
+    from storage.schema import RenderRequest
+
+    with transaction(open_database(team["url"])) as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(RenderRequest).where(RenderRequest.status == "queued")) > 0
+
+
+def test_a_rerender_during_a_render_is_taken_by_it_and_every_shot_stays_current(team_db: dict, tmp_path: Path) -> None:
     team = team_db
-    render = _start(team, "render", str(team["board"]), "--no-review", "--json")
+    # the render waits inside its first take until the re-render is queued (tests/gate)
+    gate = tmp_path / "gate"
+    render = _start(team, "render", str(team["board"]), "--no-review", "--json",
+                    STORYREEL_TEST_GATE=str(gate), PYTHONPATH=str(ROOT / "tests" / "gate"))
     assert _wait_for(lambda: _rendering(team)), render.stderr.read() if render.poll() is not None else "no take started"
-    rerender = _run(team, "rerender", "film", "b", "--seed", "4242", "--json")
+    rerender = _start(team, "rerender", "film", "b", "--seed", "4242", "--json")
+    assert _wait_for(lambda: _queued(team) or rerender.poll() is not None), "no request queued"
+    gate.touch()
     out, err = render.communicate(timeout=300)
+    said, told = rerender.communicate(timeout=300)
     assert render.returncode == 0, err
-    assert rerender.returncode == 0, rerender.stderr
-    assert "b: queued for the render holding project 'film'" in rerender.stdout
+    assert rerender.returncode == 0, told
+    assert "b: queued for the render holding project 'film'" in said
     takes = _takes(team)
     assert 4242 in [t.seed for t in takes["b"]]  # the render took the request
     assert all(t.owner == takes["a"][0].owner for t in takes["b"])  # by the same render (one lease token)
@@ -341,7 +354,7 @@ def test_prefect_logs_handled_errors_without_a_traceback(capsys: pytest.CaptureF
     error (storyreel's own, or a machine fault) keeps its line and loses the traceback."""
     import logging
 
-    from flows.faults import hide_handled_tracebacks
+    from production.faults import hide_handled_tracebacks
     from shots.errors import TransientGenerationError
 
     stream = __import__("io").StringIO()

@@ -11,7 +11,7 @@ import pytest
 
 import generation.render
 from flows.settings import load_settings
-from flows.store import transaction
+from production.store import transaction
 from generation.encode import probe, read_video
 from generation.frames import load_image
 from shots import load_storyboard, plan_storyboard
@@ -56,7 +56,7 @@ def vace(tmp_path: Path, tiny_clip_dir: Path) -> dict:
     home = tmp_path / "home"
     url = f"sqlite:///{tmp_path / 'home.db'}"
     home.mkdir()
-    from flows.context import RenderJob
+    from production.context import RenderJob
 
     job = RenderJob(storyboard=str(folder / "storyboard.yaml"), project="film", home=str(home), database_url=url)
     return {"job": job, "folder": folder, "home": home, "url": url}

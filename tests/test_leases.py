@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.leases import Busy, hold
-from flows.store import transaction
+from production.leases import Busy, hold
+from production.store import transaction
 from storage.artifacts import ArtifactStore
 from storage.db import open_database
 from storage.leases import PROJECT, Holder, acquire, holder_of, live_tokens, process_start, shot_scope

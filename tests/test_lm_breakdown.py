@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.lm_breakdown import load_screenplay, with_model
+from production.lm_breakdown import load_screenplay, with_model
 from shots import load_storyboard
 from shots.lm_breakdown import check_bible, check_scene
 from tests.conftest import run_cli

@@ -212,7 +212,7 @@ def test_loras_through_a_storyboard(prefect_harness, tiny_models, tiny_clip_dir,
     code, out, err = run_cli("render", str(board), "--home", str(home), "--no-review", "--json")
     assert code == 0, err
     from flows.settings import load_settings
-    from flows.store import transaction
+    from production.store import transaction
     from storage.repo import get_project, live_shots
 
     def takes() -> dict:

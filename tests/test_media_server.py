@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.media import serve_in_thread
+from review.media import serve_in_thread
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consistency.metrics import color_distance
-from flows.store import project_status, transaction
+from production.store import project_status, transaction
 from generation.encode import read_video
 from storage.artifacts import ArtifactStore
 from storage.repo import get_project, live_shots
@@ -120,13 +120,14 @@ def test_render_exits_1_when_a_shot_was_made_stale_during_the_run(tmp_path: Path
     """Exit 0 means rendered and cut: a run that ends with a shot made stale meanwhile (a queued
     re-render of an earlier shot) and no new cut exits 1 naming it. The run itself is a stand-in
     here (what it returns is the orchestration's outcome); the rule under test is the exit."""
-    from flows import context, runner
+    from flows import runner
+    from production import context
 
-    monkeypatch.setattr(context, "preflight", lambda job: None)
+    monkeypatch.setattr(context, "preflight", lambda job, settings: None)
     monkeypatch.setattr(runner, "run_render", lambda *a, **k: {"project": "film", "shots": [], "remaining": {"not rendered": ["s02"]}})
-    import flows.store
+    import production.store
 
-    monkeypatch.setattr(flows.store, "project_status", lambda settings, name: [])
+    monkeypatch.setattr(production.store, "project_status", lambda settings, name: [])
     board = tmp_path / "storyboard.yaml"
     board.write_text("title: t\nshots:\n  - {id: s01, prompt: a red circle moves right}\n  - {id: s02, prompt: it grows}\n")
     code, out, err = run_cli("render", str(board), "--home", str(tmp_path / "home"), "--no-review")

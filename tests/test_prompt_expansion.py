@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.expansion import expand_graph, prompts_record, stored_prompts
+from production.expansion import expand_graph, prompts_record, stored_prompts
 from flows.settings import load_settings
-from flows.store import submit_file, transaction
+from production.store import submit_file, transaction
 from shots import load_storyboard, plan_storyboard
 from shots.expansion import check_expansion, messages
 from tests.conftest import run_cli

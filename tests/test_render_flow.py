@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flows.context import RenderJob
-from flows.export import export_cut
-from flows.store import project_status, transaction
+from production.context import RenderJob
+from production.export import export_cut
+from production.store import project_status, transaction
 from generation.encode import probe
 from shots.errors import Conflict
 from shots.graph import take_seed
@@ -369,7 +369,7 @@ def test_gpu_slot_bounds_renders_across_threads_and_processes(prefect_harness) -
 
 
 def test_a_failing_shot_is_recorded_and_the_cli_exits_1_without_a_traceback(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flows.work
+    import production.work
     from shots.errors import GenerationError
 
     def broken(loaded, request, fps, progress=None, text_only=False, interrupt=None):  # type: ignore[no-untyped-def]
@@ -377,8 +377,8 @@ def test_a_failing_shot_is_recorded_and_the_cli_exits_1_without_a_traceback(pref
             raise GenerationError("the model produced NaNs")
         return real(loaded, request, fps, progress, text_only)
 
-    real = flows.work.render_take
-    monkeypatch.setattr(flows.work, "render_take", broken)
+    real = production.work.render_take
+    monkeypatch.setattr(production.work, "render_take", broken)
     monkeypatch.setenv("STORYREEL_DATABASE_URL", film["url"])
     code, out, err = run_cli("render", str(film["folder"] / "storyboard.yaml"), "--project", "film", "--home", str(film["home"]))
     assert code == 1
@@ -390,19 +390,19 @@ def test_a_failing_shot_is_recorded_and_the_cli_exits_1_without_a_traceback(pref
 
 
 def test_an_error_before_any_take_fails_the_shot_not_the_flow(prefect_harness, film: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flows.work
+    import production.work
     from shots.errors import GenerationError
 
-    import flows.inputs
+    import production.inputs
 
-    real = flows.inputs.start_frame
+    real = production.inputs.start_frame
 
     def no_start(ctx, session, planned, previous=None):  # type: ignore[no-untyped-def]
         if planned.id == "c":
             raise GenerationError("the keyframe model is gone")
         return real(ctx, session, planned, previous)
 
-    monkeypatch.setattr(flows.inputs, "start_frame", no_start)
+    monkeypatch.setattr(production.inputs, "start_frame", no_start)
     from flows.render_flow import render_flow
 
     state = render_flow(film["job"], return_state=True)
@@ -430,7 +430,7 @@ def test_a_shot_rendered_on_a_worker_renews_the_flows_lease(prefect_harness, fil
 
     import torch
 
-    from flows.leases import try_acquire
+    from production.leases import try_acquire
     from storage.leases import Holder
     from storage.schema import Lease
     from storage.tracking import ensure_project
@@ -456,12 +456,13 @@ def test_a_shot_rendered_on_a_worker_renews_the_flows_lease(prefect_harness, fil
 
     handle = torch.nn.modules.module.register_module_forward_pre_hook(wait_for_renewal)
     try:
-        from flows.context import context_for, with_revision
+        from flows.contexts import render_context
+        from production.context import with_revision
         from flows.render_flow import render_shot_task
-        from flows.runs import prepare
+        from production.runs import prepare
 
         job = with_revision(film["job"].model_copy(update={"lease_token": holder.token, "export": False}))
-        prepare(context_for(job))  # the flow's part: the storyboard submitted
+        prepare(render_context(job))  # the flow's part: the storyboard submitted
         result = render_shot_task.fn(job, "a")
     finally:
         handle.remove()

@@ -10,8 +10,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from flows.review import shot_info
-from flows.store import project_status, transaction
+from review.decisions import shot_info
+from production.store import project_status, transaction
 from storage.db import open_database
 from storage.schema import Review
 from tests.conftest import run_cli

@@ -3,7 +3,9 @@ flow run (or are recorded and queued when none waits), and the same in a real Ch
 
 from __future__ import annotations
 
+import functools
 import http.client
+import os
 import json
 import re
 import shutil
@@ -15,9 +17,9 @@ from urllib.parse import unquote_plus, urlencode, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from flows.media import serve_in_thread
-from flows.review_page import review_routes
-from flows.store import project_status, transaction
+from review.media import serve_in_thread
+from review.page import review_routes
+from production.store import project_status, transaction
 from storage.db import open_database
 from storage.schema import RenderRequest, Review, Shot, Take
 from tests.conftest import run_cli
@@ -32,7 +34,9 @@ def page(prefect_harness, film: dict) -> Iterator[str]:  # type: ignore[no-untyp
     """The media server with the review pages over the film's home; its base URL."""
     from prefect.settings import PREFECT_API_URL
 
-    server = serve_in_thread(film["home"], port=0, routes=review_routes(film["settings"], PREFECT_API_URL.value()))
+    from flows.review_flow import decide
+
+    server = serve_in_thread(film["home"], port=0, routes=review_routes(film["settings"], functools.partial(decide, api_url=PREFECT_API_URL.value()), os.environ.get("STORYREEL_REVIEWER", "")))
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from flows.settings import load_settings
-from flows.store import submit_file
+from production.store import submit_file
 from shots import load_storyboard, plan_storyboard
 from shots.cast import capital_runs
 from shots.grammar import bare_attributes, is_noun_phrase, noun_phrase

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.settings import load_settings
-from flows.store import submit_file
+from production.store import submit_file
 from shots import load_storyboard, plan_storyboard
 from shots.cast import capital_runs, short_phrase
 from shots.intros import describe

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from flows.settings import load_settings
-from flows.store import project_status, submit_file, transaction
+from production.store import project_status, submit_file, transaction
 from shots.errors import Conflict, NotFound, StorageError
 from storage.artifacts import ArtifactStore
 from storage.db import make_engine, migrate, open_database, table_names
@@ -240,7 +240,7 @@ def test_artifact_writes_are_atomic(tmp_path: Path) -> None:
 
 
 def _writer(url: str, home: str, seed0: int, n: int) -> None:
-    from flows.store import transaction
+    from production.store import transaction
     from storage.artifacts import ArtifactStore
     from storage.db import open_database
     from tests.storage_helpers import record_take

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flows.store import transaction
+from production.store import transaction
 from storage.db import open_database
 from storage.repo import get_project, live_shots
 from tests.conftest import PG_BASE, ROOT, _pg_available

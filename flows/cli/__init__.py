@@ -33,7 +33,7 @@ def main() -> None:
         err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
         sys.exit(exc.exit_code)
     except Exception as exc:
-        from flows.faults import runtime_fault
+        from production.faults import runtime_fault
 
         message = runtime_fault(exc)
         if message is None:

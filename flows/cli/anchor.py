@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from flows.cli.app import HomeOpt, ProjectArg, app, console, settings_for
+from flows.settings import reviewer_name
 from shots.errors import ConfigError
 
 
@@ -45,10 +45,10 @@ def anchor_command(
 ) -> None:
     """Replace a character's identity anchor with a frame of a take; the next render re-judges
     its shots against it (no re-render) and re-rolls those that now fail."""
-    from flows.anchors import set_take_anchor
+    from production.anchors import set_take_anchor
 
     shot, number = parse_take(take)
-    who = reviewer or os.environ.get("STORYREEL_REVIEWER", "")
+    who = reviewer or reviewer_name()
     anchor = set_take_anchor(settings_for(home), project, character, shot, number, frame, parse_box(box), who)
     where = f"{shot} take {number} frame {anchor.frame}" + (f", region {tuple(anchor.box)}" if anchor.box else "")
     console.print(f"[green]Anchored[/] {escape(character)} on {escape(where)} (sha256 {anchor.sha256[:12]}). "

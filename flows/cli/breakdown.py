@@ -26,7 +26,7 @@ def breakdown_command(
     as YAML, or JSON; with --out, write it as a sidecar that plan and render then use."""
     if script.suffix.lower() in (".yaml", ".yml"):
         raise ConfigError(f"{script}: a YAML storyboard is its own breakdown; breakdown reads a .fountain or .csv file")
-    from flows.lm_breakdown import load_screenplay  # the language model's stack, for this command only
+    from production.lm_breakdown import load_screenplay  # the language model's stack, for this command only
 
     board, report = load_screenplay(script)
     if report is not None:

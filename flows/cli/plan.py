@@ -104,7 +104,7 @@ def _report(file: Path, warnings: list[tuple[str, str]], strict: bool) -> None:
 @app.command()
 def validate(file: FileArg, strict: StrictOpt = False, home: HomeOpt = None) -> None:
     """Check a storyboard; exit 2 with FILE:LINE and what is allowed when it is wrong."""
-    from flows.loras import check_loras
+    from production.loras import check_loras
 
     board = load_storyboard(file)
     check_loras(board, file, settings_for(home).home)  # LoRA files: found (folder, <home>/loras/) and loadable
@@ -201,8 +201,8 @@ def _prompt_cell(s: PlannedShot) -> str:
 @app.command()
 def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> None:
     """Show the shots a storyboard becomes: frames, start frames, characters, prompts."""
-    from flows.expansion import expand_for
-    from flows.lm_breakdown import load_screenplay
+    from production.expansion import expand_for
+    from production.lm_breakdown import load_screenplay
 
     board, breakdown = load_screenplay(file)
     if breakdown is not None:

@@ -19,7 +19,7 @@ from flows.cli.app import (
     console,
     settings_for,
 )
-from flows.settings import AppSettings
+from flows.settings import AppSettings, reviewer_name
 from shots.errors import ConfigError
 from shots.loading import load_storyboard
 
@@ -62,11 +62,11 @@ def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: boo
     """Run the job (`flows.runner`), print its summary (table or JSON), exit 1 when a shot
     failed or ended without a take that passed or that a person approved."""
     from flows import runner
-    from flows.context import preflight
-    from flows.store import project_status
+    from production.context import preflight
+    from production.store import project_status
     from shots.errors import GenerationError
 
-    preflight(job)  # exit 2 for a model, device or scorer that cannot work, before the flow
+    preflight(job, settings)  # exit 2 for a model, device or scorer that cannot work, before the flow
     settings.database(create=True)  # an unusable database is one line now, not a flow failure later
     if rerender:
         summary = runner.rerender(settings, job, not as_json, notify=lambda text: console.print(escape(text)))
@@ -162,8 +162,8 @@ def render_command(
     """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
     import os
 
-    from flows.context import RenderJob
-    from flows.store import project_name
+    from production.context import RenderJob
+    from production.store import project_name
 
     settings = settings_for(home)
     board = load_storyboard(file)  # bad input fails here, before any model work (the breakdown model runs at submit)
@@ -171,7 +171,7 @@ def render_command(
     knobs = {"device": device, "dtype": dtype, "cache": cache, "attention_backend": attention_backend,
              "compile": compile, "vae_tiling": vae_tiling, "memory": memory, "cpu_offload": cpu_offload}
     overrides = tuple((k, v) for k, v in knobs.items() if v is not None)
-    from flows.context import apply_overrides
+    from production.context import apply_overrides
 
     apply_overrides(board.settings, dict(overrides))  # bad values fail here, before any work
     mode = "off" if no_review else (review or ("shot" if os.environ.get("PREFECT_API_URL") else "off"))
@@ -182,7 +182,7 @@ def render_command(
     job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url,
                     model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL,
                     workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url,
-                    overrides=overrides, wait=wait, reviewer=reviewer if reviewer is not None else os.environ.get("STORYREEL_REVIEWER", ""))
+                    overrides=overrides, wait=wait, reviewer=reviewer if reviewer is not None else reviewer_name())
     _render_and_report(settings, job, len(board.shot_list()), as_json)
 
 
@@ -200,8 +200,8 @@ def rerender_command(
 
     While a render holds the project, the request is queued for that render and this waits.
     """
-    from flows.context import RenderJob
-    from flows.store import transaction
+    from production.context import RenderJob
+    from production.store import transaction
     from storage.repo import get_project, get_shot
 
     settings = settings_for(home)
@@ -227,11 +227,12 @@ def export_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Stitch the chosen takes into a new numbered cut (MP4, and OTIO for editors)."""
-    from flows.export import export_cut
-    from flows.leases import hold
+    from production.export import export_cut
+    from production.leases import hold
 
     settings = settings_for(home)
-    with hold(settings.database(), project, scope="export", purpose="export", wait=True) as held:
+    with hold(settings.database(), project, scope="export", purpose="export", wait=True,
+              seconds=settings.lease_seconds) as held:
         cut = export_cut(settings, project, out, otio, allow_unapproved, owner=held.holder, force=force)
     data = {"path": str(cut.path), "otio": str(cut.otio) if cut.otio else None, "number": cut.number, "frames": cut.frames, "fps": cut.fps,
             "seconds": round(cut.seconds, 3), "shots": cut.shots, "skipped": cut.skipped, "audio": cut.has_audio}

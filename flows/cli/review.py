@@ -13,7 +13,7 @@ from flows.cli.app import HomeOpt, ProjectArg, app, console, settings_for
 from shots.errors import ConfigError
 
 if TYPE_CHECKING:
-    from flows.review import ShotReview
+    from review.decisions import ShotReview
 
 ReviewerOpt = Annotated[str, typer.Option("--reviewer", help="Your name, kept with the review.")]
 
@@ -28,7 +28,7 @@ def approve_command(
     home: HomeOpt = None,
 ) -> None:
     """Approve a shot's chosen take (or another take), from scripts."""
-    from flows.review import ShotReview, apply_review
+    from review.decisions import ShotReview, apply_review
 
     stale = apply_review(settings_for(home), project, shot, ShotReview(decision="approve", take=take, notes=notes, reviewer=reviewer))
     console.print(f"[green]Approved[/] {escape(shot)}" + (f" take {take}" if take else ""))
@@ -50,7 +50,7 @@ def _show(info: dict) -> None:
 @app.command("review")
 def review_command(project: ProjectArg, reviewer: ReviewerOpt = "", home: HomeOpt = None) -> None:
     """Review scored shots in the terminal: approve, reject, pick a take, or re-roll."""
-    from flows.review import ShotReview, apply_review, shot_info, to_review
+    from review.decisions import ShotReview, apply_review, shot_info, to_review
 
     settings = settings_for(home)
     pending = to_review(settings, project)
@@ -97,8 +97,8 @@ def review_command(project: ProjectArg, reviewer: ReviewerOpt = "", home: HomeOp
 
 def _reroll(settings, project: str, key: str, review: ShotReview) -> None:  # type: ignore[no-untyped-def]
     from flows.runner import rerender
-    from flows.context import RenderJob
-    from flows.store import transaction
+    from production.context import RenderJob
+    from production.store import transaction
     from storage.repo import get_project
 
     with transaction(settings.database()) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import functools
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from flows.cli.app import HomeOpt, app, console, settings_for
-from flows.media import serve_in_thread
+from review.media import serve_in_thread
 from shots.errors import ConfigError
 
 
@@ -33,13 +34,15 @@ def server_command(
 ) -> None:
     """Run the Prefect server (UI + API) and, on the media port, the review pages and a
     read-only media server for <home>, until Ctrl-C."""
-    from flows.review_page import review_routes
+    from flows.review_flow import decide
+    from flows.settings import reviewer_name
+    from review.page import review_routes
 
     settings = settings_for(home)
     api = f"http://{_url_host(host)}:{port}/api"
     extra = [*(allow_host or []), *os.environ.get("STORYREEL_ALLOW_HOSTS", "").split(",")]
     try:
-        media = serve_in_thread(settings.home, host, media_port, extra, review_routes(settings, api))
+        media = serve_in_thread(settings.home, host, media_port, extra, review_routes(settings, functools.partial(decide, api_url=api), reviewer_name()))
     except OSError as exc:
         raise ConfigError(f"the media server cannot listen on {host}:{media_port}: {exc.strerror or exc}; choose another --media-port") from None
     prefect = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)])

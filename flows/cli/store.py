@@ -25,7 +25,7 @@ STATE_STYLE = {"new": "green", "stale": "yellow", "unchanged": "dim", "removed":
 @app.command("submit")
 def submit_command(file: FileArg, project: ProjectOpt = None, home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Record a storyboard (new project or new version) without rendering; show what changed."""
-    from flows.store import submit_file
+    from production.store import submit_file
 
     name, _, _, changes = submit_file(settings_for(home), file, project)
     if as_json:
@@ -55,7 +55,7 @@ def _decision_cell(review: dict | None) -> str:
 def status_command(project: Annotated[str, typer.Argument(help="Project name.")], home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Every shot of a project: status, chosen take, scores, staleness, takes, GPU seconds."""
     from flows.cli.render import take_cell
-    from flows.store import project_status
+    from production.store import project_status
 
     rows = project_status(settings_for(home), project)
     if as_json:
@@ -92,7 +92,7 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
 @app.command("projects")
 def projects_command(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """List projects."""
-    from flows.store import transaction
+    from production.store import transaction
     from shots.errors import NotFound
     from storage.repo import list_projects, live_shots
 

@@ -12,10 +12,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from consistency.identity import CharacterAnchor
-from flows.anchors import reference_images, shot_anchors
-from flows.context import RenderContext
-from flows.store import transaction
-from generation.encode import read_video
+from production.anchors import reference_images, shot_anchors
+from production.choice import take_frames
+from production.context import RenderContext
+from production.store import transaction
 from generation.frames import fit_image, load_image
 from generation.keyframes import StartFrame, from_previous, from_reference, from_text
 from generation.loading import load_pipeline
@@ -28,11 +28,6 @@ from storage.schema import Take
 
 NO_IMAGE_STARTS = ("t2v", "neutral")
 """Start frames that are not a picture of the scene: a take starting from one is its own anchor."""
-
-
-def take_frames(ctx: RenderContext, take: Take) -> np.ndarray:
-    """The frames of a stored take, checked against its SHA-256 first."""
-    return read_video(ctx.store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {take.shot.key}"))
 
 
 def previous_frames(ctx: RenderContext, session: Session, planned: PlannedShot) -> np.ndarray:

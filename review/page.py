@@ -5,14 +5,14 @@ Server-rendered HTML, no scripts beyond the browser's own video players. Each ta
 prompt, seed and scores (failed ones marked) with an approve button; the shot's first frame sits
 beside the previous shot's hand-off frame it started from; the chain's shots run as a strip.
 Approve / reject / reroll resume the flow run waiting for this shot with the input its Prefect
-form takes (`flows.review_flow.decide`); when no run waits, the decision is recorded and a
+form takes (the ``decide`` function the server is given: `flows.review_flow.decide`); when no run waits, the decision is recorded and a
 re-roll queued, as `storyreel approve` / `rerender` do. Every path ends in one `Review` row.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Callable
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from flows.review import KEY_METRICS, chosen_take, own_text, reviewable_takes, shot_info
-from flows.settings import AppSettings
+from review.decisions import KEY_METRICS, chosen_take, own_text, reviewable_takes, shot_info
+from production.config import AppSettings
 from shots.errors import NotFound, StoryreelError
 from storage.artifacts import TakeFiles
 
@@ -202,7 +202,7 @@ def render_shot_page(settings: AppSettings, project: str, key: str, reviewer: st
 def shot_rows(settings: AppSettings, project: str) -> list[dict[str, Any]]:
     """Every live shot, in story order, as the pages list them (no media hashing: a page load
     stays quick however long the film)."""
-    from flows.store import decision_info, failing_scores, last_decisions, transaction
+    from production.store import decision_info, failing_scores, last_decisions, transaction
     from storage.repo import get_project, live_shots
 
     with transaction(settings.database()) as session:
@@ -243,14 +243,19 @@ def _said(request: Request) -> tuple[str | None, bool]:
     return (said[:500] if said else None), request.query_params.get("bad") == "1"
 
 
-def _reviewer(request: Request) -> str:
-    """Who reviews in this browser (set on the page, kept in a cookie), else the server's
-    ``STORYREEL_REVIEWER``."""
-    return (request.cookies.get(REVIEWER_COOKIE) or os.environ.get("STORYREEL_REVIEWER", ""))[:128]
+Decide = Callable[[AppSettings, str, str, dict[str, str]], tuple[str, bool]]
+"""Applies a decision posted for (project, shot) from the form's fields: what happened, and
+whether it was applied."""
 
 
-def review_routes(settings: AppSettings, api_url: str | None = None) -> list[Route]:
-    """The review page's routes for a media server over ``settings.home``."""
+def _reviewer(request: Request, default: str) -> str:
+    """Who reviews in this browser (set on the page, kept in a cookie), else the server's."""
+    return (request.cookies.get(REVIEWER_COOKIE) or default)[:128]
+
+
+def review_routes(settings: AppSettings, decide: Decide, reviewer: str = "") -> list[Route]:
+    """The review page's routes for a media server over ``settings.home``; ``decide`` applies
+    a posted decision, ``reviewer`` is the name the page starts with."""
 
     async def project_page(request: Request) -> Response:
         project = request.path_params["project"]
@@ -266,7 +271,7 @@ def review_routes(settings: AppSettings, api_url: str | None = None) -> list[Rou
         if request.method == "POST":
             return await _post(request, project, key)
         try:
-            html = await run_in_threadpool(render_shot_page, settings, project, key, _reviewer(request))
+            html = await run_in_threadpool(render_shot_page, settings, project, key, _reviewer(request, reviewer))
         except NotFound as exc:
             return HTMLResponse(_page("not found", f"<main><p>{escape(str(exc))}</p></main>"), status_code=404)
         said, bad = _said(request)
@@ -285,10 +290,8 @@ def review_routes(settings: AppSettings, api_url: str | None = None) -> list[Rou
             response = RedirectResponse(here + "?" + urlencode({"said": f"Reviewing as {fields.get('reviewer', '')[:128]}"}), 303)
             response.set_cookie(REVIEWER_COOKIE, fields.get("reviewer", "")[:128], samesite="strict", max_age=365 * 86400)
             return response
-        from flows.review_flow import decide
-
         try:
-            said, ok = await run_in_threadpool(decide, settings, project, key, fields, api_url)
+            said, ok = await run_in_threadpool(decide, settings, project, key, fields)
         except NotFound as exc:
             return HTMLResponse(_page("not found", f"<main><p>{escape(str(exc))}</p></main>"), status_code=404)
         except StoryreelError as exc:

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from flows.settings import AppSettings
-from flows.store import decision_info, last_decisions, storyboard_shots, transaction
+from production.config import AppSettings
+from production.store import decision_info, last_decisions, storyboard_shots, transaction
 from shots.models import MAX_TEXT
 from storage.repo import (
     add_review,
@@ -156,13 +156,13 @@ def apply_review(settings: AppSettings, project: str, key: str, review: ShotRevi
     """Store the decision; approve/reject change the shot. Returns shots made stale by it.
 
     Holds the shot's lease meanwhile: a decision on a shot whose take is being rendered right
-    now is refused (`flows.leases.Busy`, naming the render) instead of being overridden by it.
+    now is refused (`production.leases.Busy`, naming the render) instead of being overridden by it.
     """
-    from flows.leases import hold
+    from production.leases import hold
     from storage.leases import shot_scope
 
     engine = settings.database()
-    with hold(engine, project, scope=shot_scope(key), purpose="review"):
+    with hold(engine, project, scope=shot_scope(key), purpose="review", seconds=settings.lease_seconds):
         if review.anchor:  # first: an anchor that cannot be set leaves the decision unstored, to be asked again
             _anchor(settings, project, key, review)
         return _apply(engine, project, key, review)
@@ -170,7 +170,7 @@ def apply_review(settings: AppSettings, project: str, key: str, review: ShotRevi
 
 def _anchor(settings: AppSettings, project: str, key: str, review: ShotReview) -> None:
     """Make the take this review approves the anchor of ``review.anchor``."""
-    from flows.anchors import set_take_anchor
+    from production.anchors import set_take_anchor
 
     attempt = review.take
     if attempt is None:

@@ -6,6 +6,7 @@ Plain functions over a `RenderContext`; the Prefect tasks in `flows.render_flow`
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,15 +30,13 @@ from consistency.policy import (
     resolve_thresholds,
 )
 from consistency.scoring import score_take
-from flows import stop
-from flows.anchors import freeze_anchors
-from flows.context import RenderContext
-from flows.inputs import NO_IMAGE_STARTS, ShotInputs, shot_inputs
-from flows.leases import lease_seconds
-from flows.loras import lora_files
-from flows.slots import gpu_slot
-from flows.store import transaction
-from flows.workers import worker_id
+from production import stop
+from production.anchors import freeze_anchors
+from production.choice import outcome
+from production.context import RenderContext
+from production.inputs import NO_IMAGE_STARTS, ShotInputs, shot_inputs
+from production.loras import lora_files
+from production.store import transaction
 from generation.encode import contact_sheet, encode_mp4, save_png
 from generation.loading import load_pipeline
 from generation.render import render_take
@@ -71,6 +70,11 @@ from storage.schema import Shot, Take
 from storage.tracking import propagate
 
 Progress = Callable[[int, int], None]
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on every take it renders."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -108,26 +112,6 @@ class Directive(BaseModel):
     prompt: str | None = None
     cascade: bool = False
     request_id: int | None = None
-
-
-def _outcome(take: Take) -> Outcome:
-    scores = TakeScores(tuple(MetricScore(s.metric, s.value, s.threshold, s.passed, s.details or {}) for s in take.scores))
-    return Outcome(take.attempt, take.seed, scores)
-
-
-def rechoose(session: Session, shot: Shot) -> None:
-    """Choose a shot's take again from its scored takes of the current inputs (after they were
-    re-scored); a person's approval stands. Shots after it follow (`propagate`)."""
-    if shot.status in ("approved", "rejected"):
-        return
-    takes = [t for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
-    picked = choose([_outcome(t) for t in takes])
-    if picked is None:
-        return
-    best, reason = picked
-    choose_take(shot, next(t for t in takes if t.attempt == best.attempt), reason)
-    set_status(shot, "scored")
-    propagate(session, shot.project)
 
 
 def _store_media(ctx: RenderContext, shot: Shot, take: Take, frames: np.ndarray, fps: int, start: np.ndarray | None = None) -> StoredMedia:
@@ -191,7 +175,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
                                 planned.pipeline_frames, planned.steps, planned.guidance, seed, ctx.board.settings.attention_backend,
                                 context=inputs.context, end_image=inputs.end, references=inputs.references,
                                 start_image=not start.text_only, loras=loras, scheduler=planned.scheduler)
-        with gpu_slot(loaded.options.device):
+        with ctx.gpu_slot(loaded.options.device):
             result = render_take(loaded, request, planned.fps, _stepping(progress), interrupt=stop.check)
         if first_use:  # the first take of a process pays for loading the model
             result.timings.load = loaded.load_seconds
@@ -277,7 +261,7 @@ def render_shot(ctx: RenderContext, key: str, progress: Progress | None = None, 
             if not forced and not needs_render(shot, ctx.board.settings.max_takes):
                 return ShotResult(key, rendered=False, chosen=shot.chosen_take.attempt if shot.chosen_take else None)
             rejected = shot.status == "rejected"  # rendered anew: its takes do not count, new seeds
-            done = [] if forced or rejected else [_outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
+            done = [] if forced or rejected else [outcome(t) for t in shot.takes if t.status == "scored" and t.input_hash == shot.input_hash]
             previous = len(shot.takes)
         result = _render_takes(ctx, key, progress, directive, done, previous if rejected else None)
         result.after_rejection = rejected
@@ -344,7 +328,7 @@ def shot_lease(ctx: RenderContext, key: str) -> Iterator[None]:
     scope = shot_scope(key)
     while True:
         with transaction(ctx.engine) as session:
-            if acquire(session, get_project(session, ctx.job.project), scope, holder, lease_seconds(), "render") is not None:
+            if acquire(session, get_project(session, ctx.job.project), scope, holder, ctx.settings.lease_seconds, "render") is not None:
                 break
         stop.check()
         time.sleep(0.5)

@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from consistency.embedder import Embedder, load_embedder
 from consistency.identity import Box, CharacterAnchor, anchor_from_frame, judge_identity, portrait
 from consistency.policy import MetricScore, resolve_thresholds, weighted_score
-from flows.context import RenderContext
-from flows.settings import AppSettings
-from flows.store import transaction
+from production.choice import rechoose, take_frames
+from production.context import RenderContext
+from production.config import AppSettings
+from production.store import transaction
 from generation.encode import read_video
 from generation.frames import load_image
 from shots.checks import resolve_asset
@@ -220,8 +221,6 @@ def freeze_anchors(ctx: RenderContext) -> list[str]:
 def rescore_identity(ctx: RenderContext) -> list[str]:
     """Re-judge identity of every take judged against another anchor than its characters' now
     (or before they had one); choose each shot's take again. Returns the shots re-scored."""
-    from flows.work import rechoose
-
     embedder = None
     touched = []
     with transaction(ctx.engine) as session:
@@ -254,8 +253,6 @@ def _judged_against(take: Take) -> dict[str, str]:
 
 
 def _rescore(ctx: RenderContext, session: Session, take: Take, refs: list[CharacterAnchor], limits: dict[str, Any], embedder: Embedder) -> None:
-    from flows.inputs import take_frames
-
     new = judge_identity(embedder, take_frames(ctx, take), refs, limits["identity"])
     row = next((s for s in take.scores if s.metric == "identity"), None)
     if row is None:

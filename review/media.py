@@ -1,7 +1,7 @@
 """The media server: a home folder's media, and the review pages, over HTTP.
 
 Prefect's UI strips ``data:`` and ``file:`` image URLs; contact sheets, takes and the review
-pages (`flows.review_page`) are served over HTTP instead, by a small Starlette app on uvicorn,
+pages (`review.page`) are served over HTTP instead, by a small Starlette app on uvicorn,
 in a thread of `storyreel server`. Only media files (by extension) under the home folder are
 served: no directory listings, no ``..``, no absolute paths, no links that lead outside.
 Requests for a byte range (a browser seeking in a video) get 206 with those bytes. A request

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.expansion import cache_root, read_answer, write_answer
+from production.expansion import cache_root, read_answer, write_answer
 from generation.expand import MAX_NEW_TOKENS, Expander, model_identity
 from shots.errors import StoryboardError
 from shots.lm_breakdown import BREAKDOWN_VERSION, SceneAnswer, bible_messages, check_bible, check_scene, scene_messages

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flows.settings import AppSettings
-from flows.store import transaction
+from production.config import AppSettings
+from production.store import transaction
 from generation.stitch import stitch, timeline_frames
 from generation.timeline import write_otio
 from shots.checks import resolve_asset

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from flows.lm_breakdown import load_screenplay
-from flows.settings import AppSettings, load_settings, worker_home
+from production.lm_breakdown import load_screenplay
+from production.config import AppSettings
+from production.slots import Slot, local_slot
 from generation.types import LoadOptions
 from shots.errors import ConfigError
 from shots.families import spec_for_model
@@ -52,7 +53,7 @@ class RenderJob(BaseModel):
     revision: str = ""  # SHA-256 of the storyboard file when the run started
     overrides: tuple[tuple[str, str], ...] = ()  # settings from the command line (speed knobs)
     lease_token: str | None = None  # the project lease the caller holds (else the flow takes one)
-    prepared: bool = False  # the caller already submitted and healed the project (`flows.runs.prepare`)
+    prepared: bool = False  # the caller already submitted and healed the project (`production.runs.prepare`)
     wait: bool = False  # wait for a busy project instead of refusing
     # The identity anchors this run judges against ((character, sha256) pairs), fixed when it
     # starts: anchors frozen during the run judge its takes at its end, in story order, so the
@@ -74,6 +75,7 @@ class RenderContext:
     degraded: bool = False  # set after CUDA OOM: retries use VAE tiling and the next memory mode down
     memory_override: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gpu_slot: Slot = local_slot  # held around each pipeline call; flows pass one bounding processes too
 
     @property
     def base_dir(self) -> Path:
@@ -137,7 +139,7 @@ def apply_overrides(settings: Settings, changes: dict[str, Any]) -> Settings:
         raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')} {first['input']!r}: {first['msg']}") from None
 
 
-def preflight(job: RenderJob) -> Storyboard:
+def preflight(job: RenderJob, settings: AppSettings) -> Storyboard:
     """Refuse, before any flow runs, a storyboard whose model, device, knobs or scorer cannot work here."""
     from consistency.embedder import check_scorer
     from generation.loading import inspect_model_dir
@@ -145,7 +147,6 @@ def preflight(job: RenderJob) -> Storyboard:
 
     board = board_for(job)
     s = board.settings
-    settings = load_settings(job.home, job.database_url)
     device = resolve_device(settings.device or s.device)
     resolve_dtype(s.dtype, device)
     from generation.memory import choose_memory
@@ -165,7 +166,7 @@ def preflight(job: RenderJob) -> Storyboard:
     if s.scorer != "tiny":
         check_scorer(s.scorer)
     _check_images(board, Path(job.storyboard))
-    from flows.loras import check_loras
+    from production.loras import check_loras
 
     check_loras(board, Path(job.storyboard), settings.home)
     return board
@@ -199,19 +200,18 @@ def with_revision(job: RenderJob) -> RenderJob:
 def _with_expansions(engine: Engine, job: RenderJob, board: Storyboard, graph: ShotGraph, device: str | None) -> ShotGraph:
     """The graph with the expanded prompts its submission stored (a worker on another host needs
     no prompt model), else expanded here."""
-    from flows.expansion import expand_for, stored_prompts
+    from production.expansion import expand_for, stored_prompts
 
     with Session(engine) as session:
         stored = stored_prompts(session, job.project, job.revision, graph)
     return stored if stored is not None else expand_for(board, graph, device)[0]
 
 
-def context_for(job: RenderJob) -> RenderContext:
-    """The process-wide context of ``job`` (built on first use)."""
+def context_for(job: RenderJob, settings: AppSettings, gpu_slot: Slot = local_slot) -> RenderContext:
+    """The process-wide context of ``job`` (built on first use) with ``settings`` (a worker on
+    another host passes its own home: it caches media there, the store URL links them)."""
     with _GUARD:
         if job not in _CONTEXTS:
-            # A worker on another host caches media in its own home; the store URL links them.
-            settings = load_settings(worker_home() or job.home, job.database_url)
             board = board_for(job)
             model_dir = settings.resolve_model(board.settings.model)
             graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
@@ -226,5 +226,6 @@ def context_for(job: RenderJob) -> RenderContext:
                 engine=engine,
                 store=settings.artifacts(),
                 model_dir=model_dir,
+                gpu_slot=gpu_slot,
             )
         return _CONTEXTS[job]

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from consistency.policy import LOWER_IS_BETTER
-from flows.settings import AppSettings
-from flows.lm_breakdown import load_screenplay
+from production.config import AppSettings
+from production.lm_breakdown import load_screenplay
 from shots.errors import ConfigError
 from shots.graph import ShotGraph, plan_storyboard
 from shots.models import Storyboard
@@ -71,8 +71,8 @@ def submit_file(
         board = board.model_copy(update={"settings": board.settings.model_copy(update={"model": model})})
     graph = plan_storyboard(board)
     project = project_name(file, name)  # before anything is written
-    from flows.expansion import expand_for, prompts_record
-    from flows.loras import check_loras, digest_for
+    from production.expansion import expand_for, prompts_record
+    from production.loras import check_loras, digest_for
 
     check_loras(board, file, settings.home)
     graph, _ = expand_for(board, graph, settings.device)

@@ -51,7 +51,7 @@ def digest_for(base_dir: Path, home: Path) -> Callable[[str], str]:
 def _model_dir(model: str, home: Path) -> Path | None:
     """The local folder of a storyboard's model, when it is one (``tiny``: the one saved in
     ``<home>/models``, else the committed demo model); None for a hub id."""
-    from flows.settings import TINY_DIR_NAME
+    from production.config import TINY_DIR_NAME
     from generation.tiny import trained_model
 
     if model == "tiny":

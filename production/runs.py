@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.anchors import anchor_snapshot, settle_identity
-from flows.context import RenderContext
-from flows.loras import digest_for
-from flows.store import transaction
-from flows.work import Directive
+from production.anchors import anchor_snapshot, settle_identity
+from production.context import RenderContext
+from production.loras import digest_for
+from production.store import transaction
+from production.work import Directive
 from storage.leases import live_tokens
 from storage.repo import get_project, live_shots, lose_missing_takes, needs_render, recover_interrupted
 from storage.requests import finish_request, requeue_taken, take_request
