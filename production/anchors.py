@@ -28,7 +28,6 @@ from production.choice import rechoose, take_frames
 from production.context import RenderContext
 from production.config import AppSettings
 from production.store import transaction
-from generation.encode import read_video
 from generation.frames import load_image
 from shots.checks import resolve_asset
 from shots.graph import PlannedShot
@@ -159,8 +158,7 @@ def anchor_from_take(ctx_store: ArtifactStore, embedder: Embedder, session: Sess
                      token: str = "shared") -> Anchor:
     """Make frame ``frame`` of ``take`` (its middle by default) the character's anchor: the region
     ``box``, or the region that best matches ``description`` under the scorer."""
-    path = ctx_store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {take.shot.key}")
-    frames = read_video(path)
+    frames = take_frames(ctx_store, take)
     index = len(frames) // 2 if frame == MIDDLE else frame
     if not 0 <= index < len(frames):
         raise IndexError(f"take {take.attempt} of {take.shot.key} has frames 0 to {len(frames) - 1}, not {index}")
@@ -253,7 +251,7 @@ def _judged_against(take: Take) -> dict[str, str]:
 
 
 def _rescore(ctx: RenderContext, session: Session, take: Take, refs: list[CharacterAnchor], limits: dict[str, Any], embedder: Embedder) -> None:
-    new = judge_identity(embedder, take_frames(ctx, take), refs, limits["identity"])
+    new = judge_identity(embedder, take_frames(ctx.store, take), refs, limits["identity"])
     row = next((s for s in take.scores if s.metric == "identity"), None)
     if row is None:
         row = Score(take_id=take.id, metric="identity", value=0.0, details={})

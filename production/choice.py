@@ -6,8 +6,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from consistency.policy import MetricScore, Outcome, TakeScores, choose
-from production.context import RenderContext
 from generation.encode import read_video
+from storage.artifacts import ArtifactStore
 from storage.repo import choose_take, set_status
 from storage.schema import Shot, Take
 from storage.tracking import propagate
@@ -34,6 +34,6 @@ def rechoose(session: Session, shot: Shot) -> None:
     propagate(session, shot.project)
 
 
-def take_frames(ctx: RenderContext, take: Take) -> np.ndarray:
+def take_frames(store: ArtifactStore, take: Take) -> np.ndarray:
     """The frames of a stored take, checked against its SHA-256 first."""
-    return read_video(ctx.store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {take.shot.key}"))
+    return read_video(store.checked_path(take.media_path, take.media_sha256, f"take {take.attempt} of shot {take.shot.key}"))

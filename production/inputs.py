@@ -36,7 +36,7 @@ def previous_frames(ctx: RenderContext, session: Session, planned: PlannedShot) 
     if not is_current(up):
         why = f" ({up.stale_reason})" if up.stale_reason else ""
         raise GenerationError(f"shot {planned.id} continues {up.key}, which has no current chosen take{why}")
-    return take_frames(ctx, up.chosen_take)
+    return take_frames(ctx.store, up.chosen_take)
 
 
 def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot, previous: np.ndarray | None = None) -> StartFrame:
@@ -92,7 +92,7 @@ def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, sta
     if first.id == planned.id:
         return None if start.source in NO_IMAGE_STARTS else start.image
     shot = get_project_shot(session, ctx.job.project, first.id)
-    return take_frames(ctx, shot.chosen_take)[0] if is_current(shot) else None
+    return take_frames(ctx.store, shot.chosen_take)[0] if is_current(shot) else None
 
 
 @dataclass(frozen=True)

@@ -263,12 +263,11 @@ def load_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
     """
     loader = _Loader(text)
     try:
-        with collector_paused():
-            root = loader.get_single_node()
-            if root is None:
-                return None, {}
-            lines = _line_map(root, text)
-            return loader.construct_document(root), lines
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        lines = _line_map(root, text)
+        return loader.construct_document(root), lines
     except yaml.MarkedYAMLError as exc:
         raise StoryboardError(f"not valid YAML: {_yaml_problem(exc)}", line=_yaml_line(exc, text)) from None
     except yaml.YAMLError as exc:
