@@ -242,6 +242,21 @@ def keyframe(caption: str, size: int = 64) -> np.ndarray:
     Raises:
         ValueError: The caption is not of the world's grammar (`parse_caption` says why).
     """
+    spec = _laid_out(caption)
+    return draw_frame(spec.actors, spec.background, size)
+
+
+def endframe(caption: str, size: int = 64) -> np.ndarray:
+    """The last frame of the clip `keyframe` starts: the same layout, moved as the caption says.
+
+    Raises:
+        ValueError: The caption is not of the world's grammar.
+    """
+    spec = _laid_out(caption)
+    return draw_frame(end_state(spec), spec.background, size)
+
+
+def _laid_out(caption: str) -> ClipSpec:
     spec = parse_caption(caption)
     dx, dy = STEPS.get(spec.motion, (0, 0))
     x = 0.5 - dx * SPEED / 2
@@ -251,7 +266,7 @@ def keyframe(caption: str, size: int = 64) -> np.ndarray:
     for n, actor in enumerate(spec.actors):
         offset = (n - (count - 1) / 2) * (0.5 if spec.motion == "meet" else 0.3)
         placed.append(replace(actor, x=x + offset, y=y, size=0.25 if count == 1 else 0.2))
-    return draw_frame(tuple(placed), spec.background, size)
+    return replace(spec, actors=tuple(placed))
 
 
 def held_out(caption: str) -> bool:
@@ -300,3 +315,31 @@ def _draw(rng: np.random.Generator, actors: int, motion: str | None) -> ClipSpec
             )
         )
     return ClipSpec(tuple(cast), motion, colors[picked[-1]])
+
+
+def actor_for(description: str) -> Actor:
+    """The shape a character description of the world names (``a red circle``).
+
+    Raises:
+        ValueError: The description is not ``<a|an> <colour> <shape>`` of the world's vocabulary.
+    """
+    name = description.strip().rstrip(".").split()
+    if len(name) != 3 or name[0] not in ("a", "an") or name[1] not in COLORS or name[2] not in SHAPES:
+        raise ValueError(f"{description!r} is not '<a|an> <colour> <shape>' of the world's vocabulary")
+    return Actor(name[2], name[1])
+
+
+def sheet_view(description: str, view: int, size: int = 64) -> np.ndarray:
+    """View ``view`` of a character sheet of the shape ``description`` names: 0 its portrait
+    (what identity anchors on), 1 the portrait turned by 30°, 2 and on the whole shape at a
+    frame's scale on the grey ground.
+
+    Raises:
+        ValueError: The description is not of the world's vocabulary (`actor_for`).
+    """
+    actor = actor_for(description)
+    if view == 0:
+        return portrait(actor, size)
+    if view == 1:
+        return portrait(replace(actor, angle=actor.angle + 30.0), size)
+    return _paint((replace(actor, x=0.5, y=0.5, size=0.25),), PORTRAIT_GREY, size)

@@ -27,6 +27,7 @@ from consistency.policy import MetricScore, resolve_thresholds, weighted_score
 from production.choice import rechoose, take_frames
 from production.context import RenderContext
 from production.config import AppSettings
+from production.still_slots import slot_states, still_image
 from production.store import transaction
 from generation.frames import load_image
 from shots.checks import resolve_asset
@@ -115,7 +116,7 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _store_portrait(store: ArtifactStore, project: str, character: str, token: str, image: np.ndarray) -> tuple[str, str]:
+def store_portrait(store: ArtifactStore, project: str, character: str, token: str, image: np.ndarray) -> tuple[str, str]:
     """Save a portrait into ``<project>/anchors/`` under its checksum; (relative path, SHA-256)."""
     data = _png(image)
     digest = hashlib.sha256(data).hexdigest()
@@ -141,11 +142,41 @@ def sync_references(ctx: RenderContext, session: Session, project: Project) -> l
         current = anchors.get(key)
         if current is not None and current.source == "reference" and current.sha256 == hashlib.sha256(_png(image)).hexdigest():
             continue
-        relative, digest = _store_portrait(ctx.store, ctx.job.project, key, ctx.job.lease_token or "shared", image)
+        relative, digest = store_portrait(ctx.store, ctx.job.project, key, ctx.job.lease_token or "shared", image)
         set_anchor(session, project, key, source="reference", reference=reference, image_path=relative,
                    sha256=digest, set_by="storyboard")
         changed.append(key)
     return changed
+
+
+def sync_sheets(ctx: RenderContext, session: Session, project: Project) -> list[str]:
+    """Characters whose sheet is approved get its portrait view as their identity anchor (an
+    anchor a person set after that approval stays). Returns the identity keys changed."""
+    anchors = current_anchors(session, project)
+    changed = []
+    for state in slot_states(session, project, ctx.board, ctx.graph, "sheet"):
+        if state.spec.view != 0 or state.status != "approved" or state.chosen is None:
+            continue
+        key, still = state.spec.subject, state.chosen
+        image = portrait(still_image(ctx.store, still))
+        sha = hashlib.sha256(_png(image)).hexdigest()
+        current = anchors.get(key)
+        if current is not None and current.source == "sheet" and current.sha256 == sha:
+            continue
+        if current is not None and current.set_by.startswith("person") and still.decided_at is not None \
+                and _aware(current.created_at) > _aware(still.decided_at):
+            continue
+        relative, digest_ = store_portrait(ctx.store, ctx.job.project, key, ctx.job.lease_token or "shared", image)
+        set_anchor(session, project, key, source="sheet", reference=still.image_path, image_path=relative, sha256=digest_,
+                   set_by=f"sheet:{still.reviewer}" if still.reviewer else "sheet")
+        changed.append(key)
+    return changed
+
+
+def _aware(moment):  # type: ignore[no-untyped-def]
+    from datetime import timezone
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _identities(ctx: RenderContext) -> list[str]:
@@ -163,7 +194,7 @@ def anchor_from_take(ctx_store: ArtifactStore, embedder: Embedder, session: Sess
     if not 0 <= index < len(frames):
         raise IndexError(f"take {take.attempt} of {take.shot.key} has frames 0 to {len(frames) - 1}, not {index}")
     made = anchor_from_frame(embedder, frames[index], description, box)
-    relative, digest = _store_portrait(ctx_store, project.name, character, token, made.image)
+    relative, digest = store_portrait(ctx_store, project.name, character, token, made.image)
     return set_anchor(session, project, character, source="take", take_id=take.id, frame=index,
                       box=list(made.box) if made.box else None, image_path=relative, sha256=digest, set_by=set_by)
 
@@ -264,11 +295,13 @@ def _rescore(ctx: RenderContext, session: Session, take: Take, refs: list[Charac
 
 
 def settle_identity(ctx: RenderContext) -> list[str]:
-    """Bring anchors and identity scores up to date: references synced, anchors frozen where
+    """Bring anchors and identity scores up to date: references and approved sheets synced, anchors frozen where
     first available, takes judged against older anchors re-scored and re-chosen. Returns the
     shots re-scored."""
     with transaction(ctx.engine) as session:
-        sync_references(ctx, session, get_project(session, ctx.job.project))
+        project = get_project(session, ctx.job.project)
+        sync_references(ctx, session, project)
+        sync_sheets(ctx, session, project)
     freeze_anchors(ctx)
     return rescore_identity(ctx)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consistency.identity import CharacterAnchor
 from production.anchors import reference_images, shot_anchors
 from production.choice import take_frames
 from production.context import RenderContext
+from production.still_slots import approved_keyframes, end_prompt, keyframe_model, still_image
 from production.store import transaction
 from generation.frames import fit_image, load_image
 from generation.keyframes import StartFrame, from_previous, from_reference, from_text
@@ -24,7 +26,7 @@ from shots.errors import GenerationError, StoryboardError
 from shots.families import default_t2i
 from shots.graph import PlannedShot
 from storage.repo import get_project_shot, is_current
-from storage.schema import Take
+from storage.schema import Project, Take
 
 NO_IMAGE_STARTS = ("t2v", "neutral")
 """Start frames that are not a picture of the scene: a take starting from one is its own anchor."""
@@ -47,6 +49,8 @@ def start_frame(ctx: RenderContext, session: Session, planned: PlannedShot, prev
         return from_previous(frames, planned.width, planned.height, s.keyframe, s.keyframe_window)
     if planned.reference:
         return from_reference(resolve_asset(ctx.base_dir, planned.reference), planned.width, planned.height)
+    if (keyframe := approved_keyframe(ctx, session, planned, "start")) is not None:
+        return StartFrame(keyframe, "keyframe")
     loaded = load_pipeline(ctx.model_dir, ctx.load_options())
     t2i = default_t2i(s.model, s.t2i_model)
     return from_text(planned.prompt.prompt, planned.width, planned.height, planned.seed, t2i,
@@ -70,11 +74,24 @@ def context_frames(planned: PlannedShot, previous: np.ndarray) -> np.ndarray | N
     return np.stack([fit_image(f, planned.width, planned.height) for f in previous[-k:]])
 
 
+def approved_keyframe(ctx: RenderContext, session: Session, planned: PlannedShot, role: str) -> np.ndarray | None:
+    """The shot's approved, current ``start`` or ``end`` keyframe at its size (None: none)."""
+    record = session.scalar(select(Project).where(Project.name == ctx.job.project))
+    still = approved_keyframes(session, record, ctx.board, ctx.graph, planned.id).get(planned.id, {}).get(role)
+    return None if still is None else fit_image(still_image(ctx.store, still), planned.width, planned.height)
+
+
 def end_image(ctx: RenderContext, session: Session, planned: PlannedShot) -> np.ndarray | None:
-    """The frame a shot must land on: an image of the storyboard's folder, or the next shot's
-    start image (its reference, or its keyframe)."""
+    """The frame a shot must land on: its approved end keyframe (a family that can land), an
+    image of the storyboard's folder, the next shot's start image (its reference, or its
+    keyframe), or — ``auto`` without an approved one — its end keyframe drawn now."""
+    if planned.end_frame in (None, "auto") and ctx.graph.spec.last_frame:
+        if (keyframe := approved_keyframe(ctx, session, planned, "end")) is not None:
+            return keyframe
     if not planned.end_frame:
         return None
+    if planned.end_frame == "auto":
+        return _drawn_end(ctx, planned)
     if planned.end_frame != "next":
         return load_image(resolve_asset(ctx.base_dir, planned.end_frame), planned.width, planned.height)
     following = ctx.graph.shots[planned.position + 1]
@@ -82,6 +99,17 @@ def end_image(ctx: RenderContext, session: Session, planned: PlannedShot) -> np.
     if start.source in NO_IMAGE_STARTS:
         raise StoryboardError(f"shot {planned.id}: end_frame 'next', but {following.id} starts from no image ({start.source})")
     return fit_image(start.image, planned.width, planned.height)
+
+
+def _drawn_end(ctx: RenderContext, planned: PlannedShot) -> np.ndarray:
+    """An ``end_frame: auto`` shot's end keyframe, drawn now (none was approved)."""
+    from generation.stills import draw_keyframe
+
+    t2i = keyframe_model(ctx.board)
+    if t2i is None:
+        raise StoryboardError(f"shot {planned.id}: end_frame 'auto' needs a keyframe model (settings.t2i_model)")
+    return draw_keyframe(t2i, end_prompt(planned.prompt.prompt), planned.prompt.action, planned.width, planned.height,
+                         planned.seed, ctx.load_options().device, end=True)
 
 
 def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, start: StartFrame) -> np.ndarray | None:

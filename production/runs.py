@@ -13,6 +13,7 @@ from typing import Any
 from production.anchors import anchor_snapshot, settle_identity
 from production.context import RenderContext
 from production.loras import digest_for
+from production.still_slots import keyframe_digests
 from production.store import transaction
 from production.work import Directive
 from storage.leases import live_tokens
@@ -57,7 +58,8 @@ def prepare(ctx: RenderContext) -> Preparation:
     found = Preparation()
     with transaction(ctx.engine) as session:
         project, found.changes = submit(session, job.project, Path(job.storyboard), ctx.board, ctx.graph, ctx.board.settings.model,
-                                        digest_for(ctx.base_dir, ctx.settings.home))
+                                        digest_for(ctx.base_dir, ctx.settings.home),
+                                        keyframes=keyframe_digests(session, job.project, ctx.board, ctx.graph))
         live = live_tokens(session, project) | ({job.lease_token} if job.lease_token else set())
         found.recovered = recover_interrupted(session, project, live - {job.lease_token})
         requeue_taken(session, project, live - {job.lease_token})

@@ -73,13 +73,14 @@ def submit_file(
     project = project_name(file, name)  # before anything is written
     from production.expansion import expand_for, prompts_record
     from production.loras import check_loras, digest_for
+    from production.still_slots import keyframe_digests
 
     check_loras(board, file, settings.home)
     graph, _ = expand_for(board, graph, settings.device)
     engine = settings.database(create=True)
     with transaction(engine) as session:
         _, changes = submit(session, project, file, board, graph, board.settings.model, digest_for(file.parent, settings.home),
-                            prompts_record(graph))
+                            prompts_record(graph), keyframe_digests(session, project, board, graph))
     return project, board, graph, changes
 
 

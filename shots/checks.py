@@ -283,11 +283,16 @@ def _looks(raw: Mapping[str, Any], characters: Mapping[str, Any], scene_ids: set
 def _end_frame(folder: AssetFolder, spec: FamilySpec, end: str, loc: Loc, flat: list[tuple[Loc, Mapping[str, Any]]], index: int,
                characters: Mapping[str, Any], t2i: str | None) -> list[Problem]:
     """Problems of a shot's ``end_frame``: a family that cannot land on a frame, a path outside
-    the folder, or ``next`` where the next shot has no start image of its own."""
+    the folder, ``next`` where the next shot has no start image of its own, or ``auto`` (its
+    end keyframe) without a keyframe model."""
     where = loc + ("end_frame",)
     if not spec.last_frame:
         able = ", ".join(name for name, family in FAMILIES.items() if family.last_frame)
         return [Problem(where, f"a {spec.name} model cannot land a shot on a last frame; families that can: {able}")]
+    if end == "auto":
+        if not t2i:
+            return [Problem(where, "'auto' lands on the shot's end keyframe, which needs a keyframe model: set settings.t2i_model")]
+        return []
     if end != "next":
         return _asset(folder, end, where, "end frame")
     if index == len(flat) - 1:

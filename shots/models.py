@@ -125,6 +125,9 @@ class Settings(_Frozen):
     keyframe_window: _int(1, MAX_WINDOW) = 8  # type: ignore[valid-type]
     context_frames: _int(1, MAX_CONTEXT) | None = None  # type: ignore[valid-type]  # K; None: the family's
     t2i_model: PathText | None = None  # type: ignore[valid-type]
+    # Pre-production: the views of a character's sheet (the first is the identity portrait).
+    sheet_views: Annotated[tuple[Annotated[str, Field(min_length=1, max_length=40)], ...], Field(min_length=1, max_length=8)] = (
+        "front", "three-quarter", "full figure")
     # A transformers causal-LM folder with a chat template: expands each composed prompt.
     prompt_model: PathText | None = None  # type: ignore[valid-type]
     # Another such folder: breaks a screenplay down (shot lists, character bible), checked.
@@ -220,7 +223,7 @@ class Shot(_Frozen):
     steps: Steps | None = None  # type: ignore[valid-type]
     guidance: Guidance | None = None  # type: ignore[valid-type]
     reference: PathText | None = None  # type: ignore[valid-type]
-    end_frame: PathText | None = None  # type: ignore[valid-type]  # an image to land on, or "next"
+    end_frame: PathText | None = None  # type: ignore[valid-type]  # an image to land on, "next", or "auto" (its end keyframe)
     loras: Loras = ()
     thresholds: Thresholds = Field(default_factory=dict)
     dialogue: tuple[Text, ...] = ()  # type: ignore[valid-type]  # "CUE: line", stored for the dialogue work

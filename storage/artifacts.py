@@ -116,6 +116,13 @@ class ArtifactStore:
         self._check(project, character)
         return f"{project}/anchors/{character}-{digest[:12]}.png"
 
+    def still_file(self, project: str, kind: str, subject: str, role: str, attempt: int) -> str:
+        """Relative path of a still: ``<project>/stills/<kind>/<subject>/<role>-NNN.png``
+        (``@`` of a look's key and spaces of a view's name written as ``.`` and ``-``)."""
+        subject, role = subject.replace("@", "."), re.sub(r"[^A-Za-z0-9_.-]+", "-", role).strip("-") or "view"
+        self._check(project, kind, subject, role)
+        return f"{project}/stills/{kind}/{subject}/{role}-{attempt:03d}.png"
+
     def cut_file(self, project: str, name: str) -> str:
         """Relative path of a cut file under ``<project>/cuts/``."""
         self._check(project, name)

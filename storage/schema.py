@@ -36,6 +36,8 @@ TAKE_STATUSES = ("rendering", "rendered", "scored", "failed", "lost")
 CUT_STATUSES = ("writing", "done", "failed")
 REQUEST_STATUSES = ("queued", "taken", "done", "failed")
 DECISIONS = ("approve", "reject", "reroll")
+STILL_KINDS = ("keyframe", "sheet")
+STILL_STATUSES = ("scored", "failed", "approved", "rejected")
 
 
 class Base(DeclarativeBase):
@@ -283,5 +285,43 @@ class Anchor(Base):
     take: Mapped[Take | None] = relationship(foreign_keys=[take_id])
 
 
+class Still(Base):
+    """A generated still: a shot's start or end keyframe (``kind`` keyframe, ``subject`` the
+    shot, ``role`` start/end), or one view of a character's sheet (``kind`` sheet, ``subject``
+    the identity key ``will`` / ``will@sc12``, ``role`` the view). Numbered per (kind, subject,
+    role) like takes; ``input_hash`` covers what makes its pixels (prompt, model, size), so a
+    still whose hash is not the storyboard's current one is stale. A person approves or rejects
+    it (``reviewer``, ``notes``, ``decided_at``).
+    """
+
+    __tablename__ = "stills"
+    __table_args__ = (UniqueConstraint("project_id", "kind", "subject", "role", "attempt"),)
+    id: Mapped[IntPk]
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[Key]
+    role: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int]
+    seed: Mapped[int] = mapped_column(BigInteger)
+    prompt: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    input_hash: Mapped[Hash]
+    status: Mapped[str] = mapped_column(String(16), default="scored")
+    image_path: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    scores: Mapped[Json]
+    passed: Mapped[bool | None]
+    weighted_score: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    reviewer: Mapped[str] = mapped_column(String(128), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[Created]
+
+
 Index("ix_takes_shot_status", Take.shot_id, Take.status)
 Index("ix_anchors_project_character", Anchor.project_id, Anchor.character)
+Index("ix_stills_project_subject", Still.project_id, Still.kind, Still.subject)

@@ -37,6 +37,7 @@ REASON_NAMES = {
     "loras": "LoRAs",
     "lora_sha256": "LoRA file",
     "scheduler": "scheduler",
+    "keyframe_sha256": "approved keyframe",
 }
 
 
@@ -118,12 +119,14 @@ def submit(
     model_id: str,
     lora_digest: LoraDigest | None = None,
     prompts: dict[str, Any] | None = None,
+    keyframes: dict[str, dict[str, str]] | None = None,
 ) -> tuple[Project, list[ShotChange]]:
     """Record a storyboard submission and mark exactly the affected shots stale.
 
     Creates the project on first submission. Shots missing from the storyboard are archived
     (kept with their takes). Approved takes of untouched shots are kept. ``prompts`` (expanded
-    prompts, `production.expansion.prompts_record`) are stored on the new version.
+    prompts, `production.expansion.prompts_record`) are stored on the new version;
+    ``keyframes`` (shot → role → SHA-256 of its approved keyframe) join the shots' inputs.
     """
     content = source.read_bytes()
     project = ensure_project(session, name, source)
@@ -145,6 +148,8 @@ def submit(
     keyframe = (board.settings.keyframe, board.settings.keyframe_window)
     for planned in graph.shots:
         inputs = own_inputs(graph, planned.id, source.parent, model_id, board.settings.color_match, keyframe, lora_digest)
+        if keyframes and planned.id in keyframes:
+            inputs["keyframe_sha256"] = dict(sorted(keyframes[planned.id].items()))
         inputs["own_hash"] = digest(inputs)
         shot = existing.get(planned.id)
         if shot is None or shot.archived:

@@ -13,7 +13,7 @@ import threading
 
 from rich.markup import escape
 
-from flows.cli import plan, breakdown, render, review, anchor, server, store, worker, models  # noqa: F401  (registers commands)
+from flows.cli import plan, breakdown, stills, render, review, anchor, server, store, worker, models  # noqa: F401  (registers commands)
 from flows.cli.app import app, console, err_console
 from shots.errors import StoryreelError
 

@@ -66,7 +66,10 @@ def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: boo
     from production.store import project_status
     from shots.errors import GenerationError
 
-    preflight(job, settings)  # exit 2 for a model, device or scorer that cannot work, before the flow
+    board = preflight(job, settings)  # exit 2 for a model, device or scorer that cannot work, before the flow
+    from production.stills import check_approved_files
+
+    check_approved_files(settings, job.project, board)  # an approved still whose file went missing: exit 2
     settings.database(create=True)  # an unusable database is one line now, not a flow failure later
     if rerender:
         summary = runner.rerender(settings, job, not as_json, notify=lambda text: console.print(escape(text)))
