@@ -62,6 +62,13 @@ def clip_score(frames: np.ndarray, text: np.ndarray) -> float:
     return float(np.mean(2.5 * _clipped(frames @ text)))
 
 
+def draft_match(frames: np.ndarray, draft: np.ndarray) -> float:
+    """Mean clipped cosine between a final take's frame embeddings (F, D) and its draft's
+    (G, D), each final frame against the draft frame at the same point of the shot."""
+    index = np.round(np.linspace(0, len(draft) - 1, len(frames))).astype(int)
+    return float(np.mean(_clipped(np.sum(frames * draft[index], axis=-1))))
+
+
 def flicker(frames: np.ndarray) -> float:
     """VBench temporal flickering of uint8 frames; 1.0 for a still clip."""
     if len(frames) < 2:

@@ -30,6 +30,7 @@ DEFAULT_THRESHOLDS: dict[str, float | None] = {
     "prompt": 0.5,
     "flicker": 0.85,
     "color_drift": 20.0,
+    "draft": 0.8,  # a final pass's take against its approved draft (mean CLIP cosine, frame by frame)
 }
 TEMPORAL_MAX_DROP = 0.12  # a hard cut or morph: adjacent similarity this far below the median
 LOWER_IS_BETTER = frozenset({"color_drift"})

@@ -12,6 +12,7 @@ takes it from there.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 import io
 import re
 import threading
@@ -154,7 +155,8 @@ def sync_sheets(ctx: RenderContext, session: Session, project: Project) -> list[
     anchor a person set after that approval stays). Returns the identity keys changed."""
     anchors = current_anchors(session, project)
     changed = []
-    for state in slot_states(session, project, ctx.board, ctx.graph, "sheet"):
+    stills = project if ctx.stills_project == project.name else session.scalar(select(Project).where(Project.name == ctx.stills_project))
+    for state in slot_states(session, stills, ctx.board, ctx.graph, "sheet"):
         if state.spec.view != 0 or state.status != "approved" or state.chosen is None:
             continue
         key, still = state.spec.subject, state.chosen
@@ -173,9 +175,7 @@ def sync_sheets(ctx: RenderContext, session: Session, project: Project) -> list[
     return changed
 
 
-def _aware(moment):  # type: ignore[no-untyped-def]
-    from datetime import timezone
-
+def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,10 @@ from shots.families import spec_for_model
 from shots.graph import ShotGraph, plan_storyboard
 from shots.models import Settings, Storyboard
 from storage.artifacts import ArtifactStore  # noqa: F401  (the type of RenderContext.store)
+
+
+DRAFT_SUFFIX = ".draft"
+"""A draft pass's project is its film's name with this (`production.passes`)."""
 
 
 class RenderJob(BaseModel):
@@ -59,6 +63,22 @@ class RenderJob(BaseModel):
     # starts: anchors frozen during the run judge its takes at its end, in story order, so the
     # takes a run makes never depend on which chain finished first.
     anchors: tuple[tuple[str, str], ...] = ()
+    # Passes: ``draft`` renders with the storyboard's ``draft:`` settings into the project
+    # ``<name>.draft``; ``final`` re-renders the approved drafts with the full settings, each
+    # shot with its draft's seed (``seeds``). Stills (keyframes, sheets) are the main project's.
+    pass_name: str = ""
+    stills_project: str | None = None
+    seeds: tuple[tuple[str, int], ...] = ()
+    draft_project: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _draft_projects_are_drafts(cls, data: Any) -> Any:
+        """Every job on a ``<name>.draft`` project is of the draft pass (a re-render, a
+        review's re-roll, a worker's shot), with ``<name>``'s stills."""
+        if isinstance(data, dict) and str(data.get("project", "")).endswith(DRAFT_SUFFIX) and not data.get("pass_name"):
+            data = {**data, "pass_name": "draft", "stills_project": data["project"][: -len(DRAFT_SUFFIX)]}
+        return data
 
 
 @dataclass
@@ -76,6 +96,11 @@ class RenderContext:
     memory_override: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     gpu_slot: Slot = local_slot  # held around each pipeline call; flows pass one bounding processes too
+
+    @property
+    def stills_project(self) -> str:
+        """The project whose keyframes and sheets this render uses (a draft's: its film's)."""
+        return self.job.stills_project or self.job.project
 
     @property
     def base_dir(self) -> Path:
@@ -121,7 +146,12 @@ def memory_mode(settings: Settings) -> str:
 def board_for(job: RenderJob) -> Storyboard:
     """The job's storyboard with any ``--model`` override applied."""
     board, _ = load_screenplay(job.storyboard)  # a breakdown model's answers come from the cache
-    changes = dict(job.overrides)
+    changes: dict[str, Any] = {}
+    if job.pass_name == "draft" and board.settings.draft is not None:
+        changes.update(board.settings.draft.model_dump(exclude_none=True))
+    if job.pass_name == "final":
+        changes["max_takes"] = 1  # a final re-renders its approved draft's seed: no re-roll
+    changes.update(job.overrides)
     if job.model:
         changes["model"] = job.model
     if changes:
@@ -207,6 +237,14 @@ def _with_expansions(engine: Engine, job: RenderJob, board: Storyboard, graph: S
     return stored if stored is not None else expand_for(board, graph, device)[0]
 
 
+def with_seeds(graph: ShotGraph, seeds: dict[str, int]) -> ShotGraph:
+    """The graph with these shots' base seeds replaced (a final pass: its drafts' seeds)."""
+    import dataclasses
+
+    shots = tuple(dataclasses.replace(p, seed=seeds[p.id]) if p.id in seeds else p for p in graph.shots)
+    return dataclasses.replace(graph, shots=shots)
+
+
 def context_for(job: RenderJob, settings: AppSettings, gpu_slot: Slot = local_slot) -> RenderContext:
     """The process-wide context of ``job`` (built on first use) with ``settings`` (a worker on
     another host passes its own home: it caches media there, the store URL links them)."""
@@ -215,6 +253,8 @@ def context_for(job: RenderJob, settings: AppSettings, gpu_slot: Slot = local_sl
             board = board_for(job)
             model_dir = settings.resolve_model(board.settings.model)
             graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
+            if job.seeds:
+                graph = with_seeds(graph, dict(job.seeds))
             engine = settings.database(create=True)
             if board.settings.prompt_model:
                 graph = _with_expansions(engine, job, board, graph, settings.device)

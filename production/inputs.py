@@ -76,7 +76,7 @@ def context_frames(planned: PlannedShot, previous: np.ndarray) -> np.ndarray | N
 
 def approved_keyframe(ctx: RenderContext, session: Session, planned: PlannedShot, role: str) -> np.ndarray | None:
     """The shot's approved, current ``start`` or ``end`` keyframe at its size (None: none)."""
-    record = session.scalar(select(Project).where(Project.name == ctx.job.project))
+    record = session.scalar(select(Project).where(Project.name == ctx.stills_project))
     still = approved_keyframes(session, record, ctx.board, ctx.graph, planned.id).get(planned.id, {}).get(role)
     return None if still is None else fit_image(still_image(ctx.store, still), planned.width, planned.height)
 
@@ -123,6 +123,17 @@ def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, sta
     return take_frames(ctx.store, shot.chosen_take)[0] if is_current(shot) else None
 
 
+def draft_take(ctx: RenderContext, session: Session, planned: PlannedShot) -> tuple[int, np.ndarray] | None:
+    """A final pass's shot: the chosen take of its draft (its number and frames)."""
+    if not ctx.job.draft_project:
+        return None
+    record = session.scalar(select(Project).where(Project.name == ctx.job.draft_project))
+    shot = next((s for s in record.shots if s.key == planned.id and not s.archived), None) if record is not None else None
+    if shot is None or shot.chosen_take is None:
+        return None
+    return shot.chosen_take.attempt, take_frames(ctx.store, shot.chosen_take)
+
+
 @dataclass(frozen=True)
 class ShotInputs:
     """What conditions and judges every take of a shot: the same for each attempt.
@@ -142,6 +153,7 @@ class ShotInputs:
     anchors: tuple[CharacterAnchor, ...]
     anchor: np.ndarray | None
     previous: np.ndarray | None
+    draft: tuple[int, np.ndarray] | None = None  # a final pass: (take, frames) of the shot's approved draft
 
 
 def shot_inputs(ctx: RenderContext, key: str) -> ShotInputs:
@@ -153,4 +165,4 @@ def shot_inputs(ctx: RenderContext, key: str) -> ShotInputs:
         context = context_frames(planned, previous) if previous is not None else None
         references = reference_images(ctx, session, planned) if ctx.graph.spec.reference_images else ()
         return ShotInputs(start, context, end_image(ctx, session, planned), references, shot_anchors(ctx, session, planned),
-                          scene_anchor(ctx, session, planned, start), previous)
+                          scene_anchor(ctx, session, planned, start), previous, draft_take(ctx, session, planned))

@@ -59,7 +59,7 @@ def prepare(ctx: RenderContext) -> Preparation:
     with transaction(ctx.engine) as session:
         project, found.changes = submit(session, job.project, Path(job.storyboard), ctx.board, ctx.graph, ctx.board.settings.model,
                                         digest_for(ctx.base_dir, ctx.settings.home),
-                                        keyframes=keyframe_digests(session, job.project, ctx.board, ctx.graph))
+                                        keyframes=keyframe_digests(session, ctx.stills_project, ctx.board, ctx.graph))
         live = live_tokens(session, project) | ({job.lease_token} if job.lease_token else set())
         found.recovered = recover_interrupted(session, project, live - {job.lease_token})
         requeue_taken(session, project, live - {job.lease_token})

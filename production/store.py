@@ -50,6 +50,8 @@ def project_name(file: Path, name: str | None) -> str:
             raise ConfigError(f"the project would be named {name!r} after the storyboard's folder, but {why}; give --project NAME")
     if (why := project_name_problem(name)) is not None:
         raise ConfigError(f"--project {name!r}: {why}")
+    if name.endswith(".draft"):
+        raise ConfigError(f"project {name!r}: names ending in '.draft' are the draft passes' (render --pass draft); give --project NAME")
     return name
 
 
@@ -158,6 +160,7 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
         cast = characters_by_shot(session, project)
         shots = live_shots(session, project)
         decisions = last_decisions(session, [s.id for s in shots])
+        drafts = _drafts(session, name)
         for shot in shots:
             take = shot.chosen_take
             media = None
@@ -192,6 +195,19 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
                     # Every look's anchor of the present characters (``will``, ``will@sc12``).
                     "anchors": {key: info for key, info in anchors.items() if split_identity(key)[0] in cast.get(shot.key, [])},
                     "review": decision_info(session, decisions.get(shot.id)),
+                    "pass": (take.params or {}).get("pass", "final") if take else None,
+                    "draft": drafts.get(shot.key),
                 }
             )
     return rows
+
+
+def _drafts(session: Session, name: str) -> dict[str, dict[str, Any]]:
+    """Each shot's draft pass (`production.passes`): its chosen take, seed and status, for a
+    project that has one (a draft project itself has none)."""
+    record = session.scalar(select(Project).where(Project.name == f"{name}.draft"))
+    if record is None:
+        return {}
+    return {shot.key: {"project": record.name, "status": shot.status, "take": shot.chosen_take.attempt if shot.chosen_take else None,
+                       "seed": shot.chosen_take.seed if shot.chosen_take else None}
+            for shot in live_shots(session, record)}

@@ -162,7 +162,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         shot = get_project_shot(session, ctx.job.project, key)
         loras = lora_files(planned, ctx.base_dir, ctx.settings.home)
         params = {**planned.render_params(), "seed": seed, "prompt": prompt, "action": action or planned.prompt.action,
-                  "start": start.source, "worker": worker_id(),
+                  "start": start.source, "worker": worker_id(), "pass": ctx.job.pass_name or "final",
                   "loras": [{"file": Path(f.path).name, "sha256": f.sha256, "scale": f.scale} for f in loras],
                   "scheduler": list(planned.scheduler) if planned.scheduler else "the model's own"}
         take = add_take(session, shot, seed, ctx.board.settings.model, params, owner=ctx.job.lease_token)
@@ -196,7 +196,9 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
             thresholds["motion"] = None  # the prompts change the movement: motion at the join is recorded, not judged
         scores = score_take(load_embedder(ctx.scorer(), "cpu"), frames, prompt, anchors=inputs.anchors,
                             condition=condition, scene_anchor=anchor, previous=inputs.previous, thresholds=thresholds)
-        scores = TakeScores(scores.scores + tuple(extra))
+        if inputs.draft is not None:
+            extra.append(_against_draft(ctx, frames, inputs.draft, thresholds["draft"]))
+        scores = TakeScores(tuple(sorted(scores.scores + tuple(extra), key=lambda s: s.metric)))
         t0 = time.perf_counter()
         with transaction(ctx.engine) as session:
             take = session.get(Take, take_id)
@@ -219,6 +221,16 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         _fail(ctx, take_id, str(exc))
         _remove_staged(ctx, key, attempt)
         return Outcome(attempt, seed, None, str(exc))
+
+
+def _against_draft(ctx: RenderContext, frames: np.ndarray, draft: tuple[int, np.ndarray], threshold: float | None) -> MetricScore:
+    """How close a final take stays to its approved draft (a final that drifts fails ``draft``)."""
+    from consistency.metrics import draft_match
+
+    embedder = load_embedder(ctx.scorer(), "cpu")
+    attempt, draft_frames = draft
+    value = draft_match(embedder.embed_images(frames), embedder.embed_images(draft_frames))
+    return judge("draft", value, threshold, {"draft_project": ctx.job.draft_project, "draft_take": attempt})
 
 
 def _staging(ctx: RenderContext) -> Path:

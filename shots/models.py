@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-METRICS = ("identity", "temporal", "boundary", "motion", "prompt", "flicker", "color_drift")
+METRICS = ("identity", "temporal", "boundary", "motion", "prompt", "flicker", "color_drift", "draft")
 """Every metric a take is scored on; threshold keys must be among these."""
 
 ShotId = Annotated[
@@ -101,6 +101,22 @@ Continuity = Literal["cut", "continue"]
 Thresholds = dict[Literal[METRICS], Threshold | None]  # type: ignore[valid-type]
 
 
+class Draft(_Frozen):
+    """The settings of the draft pass (`render --pass draft`), each replacing the storyboard's:
+    fewer steps, a step-distilled LoRA, a cache knob, a lower resolution — cheap takes to
+    review before the final pass re-renders the approved ones with the full settings."""
+
+    steps: Steps | None = None  # type: ignore[valid-type]
+    guidance: Guidance | None = None  # type: ignore[valid-type]
+    width: Side | None = None  # type: ignore[valid-type]
+    height: Side | None = None  # type: ignore[valid-type]
+    loras: Loras | None = None
+    scheduler: Scheduler | None = None
+    flow_shift: _float(0.0, 100.0, exclusive=True) | None = None  # type: ignore[valid-type]
+    cache: Literal["off", "first_block", "mag", "taylorseer", "pyramid"] | None = None
+    max_takes: _int(1, MAX_TAKES) | None = None  # type: ignore[valid-type]
+
+
 class Settings(_Frozen):
     """Render, scoring and speed settings; every field has a sensible default.
 
@@ -147,6 +163,8 @@ class Settings(_Frozen):
     cpu_offload: bool = False  # the old name of memory: model_offload
     # The cut.
     audio: PathText | None = None  # type: ignore[valid-type]
+    # The draft pass (`render --pass draft`): what it changes.
+    draft: Draft | None = None
 
 
 class Origin(_Frozen):

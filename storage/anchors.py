@@ -38,8 +38,8 @@ def anchor_info(anchor: Anchor) -> dict[str, Any]:
     """Plain form for `status` (and its JSON)."""
     info: dict[str, Any] = {"source": anchor.source, "sha256": anchor.sha256, "set_by": anchor.set_by,
                             "since": anchor.created_at.isoformat() if anchor.created_at else None}
-    if anchor.source == "reference":
-        info["reference"] = anchor.reference
+    if anchor.source in ("reference", "sheet"):
+        info["reference"] = anchor.reference  # the image file (a sheet's: its approved portrait view)
     else:
         take = anchor.take
         info.update(shot=take.shot.key if take else None, take=take.attempt if take else None, frame=anchor.frame, box=anchor.box)

@@ -174,8 +174,7 @@ def test_an_approved_start_keyframe_is_where_the_shot_starts(prefect_harness, bo
     store = ArtifactStore(board["home"])
     keyframe = next(s for s in _stills(board) if s.subject == "a")
     approved = _image(store, keyframe)
-    first = seen[0]  # a renders first
-    assert first["prompt"].endswith("a red circle moves right on a black background.") or "moves right" in first["prompt"]
+    first = next(c for c in seen if "moves right" in c["prompt"])  # a's take (chains render side by side)
     assert np.array_equal(np.asarray(first["image"].convert("RGB")), approved)  # by value
     with transaction(open_database(board["url"])) as session:
         shots = {s.key: s for s in live_shots(session, get_project(session, "film"))}
@@ -227,3 +226,51 @@ def _stills_or_none(board: dict) -> list:
         return _stills(board)
     except Exception:
         return []
+
+
+LANDING_BOARD = """\
+title: Landing
+settings: {{model: {model}, t2i_model: {t2i}, scorer: 'local-dir:{scorer}', width: 32, height: 32, fps: 16, steps: 2, seed: 3,
+           max_takes: 1, thresholds: {checks}}}
+scenes:
+  - id: one
+    shots:
+      - {{id: a, prompt: a lighthouse at dusk, duration: 0.5}}
+      - {{id: b, prompt: the keeper climbs the stairs, continuity: cut, duration: 0.5, end_frame: auto}}
+"""
+
+
+@pytest.mark.slow
+def test_approved_start_and_end_keyframes_reach_the_pipeline_by_value(prefect_harness, tmp_path: Path, tiny_clip_dir: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A VACE model with a text-to-image keyframe model: a shot whose next shot is a cut in
+    its scene gets an end keyframe, so does ``end_frame: auto``; approved, the render keeps
+    them as its first and last frames."""
+    import generation.render
+    from generation.tiny import make_tiny
+    from production.context import RenderJob
+    from tests.test_render_flow import _render
+
+    vace, t2i = make_tiny(tmp_path / "vace", "wan_vace"), make_tiny(tmp_path / "pixart", "pixart")
+    folder, home = tmp_path / "film", tmp_path / "home"
+    folder.mkdir()
+    home.mkdir()
+    (folder / "storyboard.yaml").write_text(LANDING_BOARD.format(model=vace, t2i=t2i, scorer=tiny_clip_dir, checks=NO_CHECKS))
+    board = {"path": folder / "storyboard.yaml", "home": home, "url": f"sqlite:///{home / 'storyreel.db'}"}
+    data = _keyframes(board)
+    assert sorted(_slots(data)) == ["a end keyframe", "a start keyframe", "b end keyframe", "b start keyframe"]
+    for shot in "ab":
+        for flag in ((), ("--end",)):
+            assert run_cli("approve-keyframe", "film", shot, *flag, "--home", str(home))[0] == 0
+    seen: list[dict] = []
+    real = generation.render.call_pipeline
+    monkeypatch.setattr(generation.render, "call_pipeline", lambda pipe, kwargs: seen.append(kwargs) or real(pipe, kwargs))
+    _render(RenderJob(storyboard=str(board["path"]), project="film", home=str(home), database_url=board["url"]))
+    store = ArtifactStore(home)
+    stills = {(s.subject, s.role): _image(store, s) for s in _stills(board)}
+    calls = {("a" if "lighthouse" in c["prompt"] else "b"): c for c in seen}
+    for shot in "ab":
+        video, mask = calls[shot]["video"], calls[shot]["mask"]
+        assert np.array_equal(np.asarray(video[0].convert("RGB")), stills[(shot, "start")]), shot
+        assert np.array_equal(np.asarray(video[-1].convert("RGB")), stills[(shot, "end")]), shot
+        assert [int(np.asarray(m).max()) for m in (mask[0], mask[-1])] == [0, 0]  # both kept

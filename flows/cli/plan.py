@@ -198,9 +198,49 @@ def _prompt_cell(s: PlannedShot) -> str:
     return text
 
 
+def keyframe_states(board: Storyboard, graph: ShotGraph, file: Path, home: Path | None, project: str | None) -> dict[str, dict[str, Any]]:
+    """Each shot's planned keyframes (``start``/``end``) and where they stand in the project
+    (``missing`` before any was made, or without a database)."""
+    from sqlalchemy import select
+
+    from production.still_slots import SlotState, plan_stills, slot_states
+    from production.store import project_name, transaction
+    from shots.errors import NotFound
+    from storage.schema import Project
+
+    name = project_name(file, project)
+    found: dict[str, dict[str, Any]] = {}
+
+    def note(states: list[SlotState]) -> None:
+        for state in states:
+            found.setdefault(state.spec.subject, {})[state.spec.role] = {
+                "status": state.status, "take": state.chosen.attempt if state.chosen is not None else None}
+
+    try:
+        engine = settings_for(home).database()
+    except NotFound:  # no database yet: every keyframe is still to make
+        note([SlotState(spec, (), (), None) for spec in plan_stills(board, graph) if spec.kind == "keyframe"])
+        return found
+    with transaction(engine) as session:
+        note(slot_states(session, session.scalar(select(Project).where(Project.name == name)), board, graph, "keyframe"))
+    return found
+
+
+def _keyframe_cell(states: dict[str, Any]) -> str:
+    parts = []
+    for role in ("start", "end"):
+        if role in states:
+            state = states[role]
+            take = f" take {state['take']}" if state["take"] else ""
+            colour = {"approved": "green", "stale": "yellow", "failed": "red", "rejected": "red"}.get(state["status"], "dim")
+            parts.append(f"[{colour}]{role} keyframe: {state['status']}{take}[/]")
+    return "\n" + "\n".join(parts) if parts else ""
+
+
 @app.command()
-def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> None:
-    """Show the shots a storyboard becomes: frames, start frames, characters, prompts."""
+def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False, home: HomeOpt = None,
+         project: Annotated[str | None, typer.Option("--project", help="Project whose keyframes to show (default: the storyboard's folder).")] = None) -> None:
+    """Show the shots a storyboard becomes: frames, start frames, keyframes, characters, prompts."""
     from production.expansion import expand_for
     from production.lm_breakdown import load_screenplay
 
@@ -214,8 +254,12 @@ def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> 
     warnings = _warnings(board, graph, starts)
     if strict:
         _report(file, warnings, strict)
+    keyframes = keyframe_states(board, graph, file, home, project)
     if as_json:
-        print(json.dumps(plan_rows(board, graph, starts), indent=2))
+        rows = plan_rows(board, graph, starts)
+        for row in rows:
+            row["keyframes"] = keyframes.get(row["id"], {})
+        print(json.dumps(rows, indent=2))
         _report(file, warnings, strict=False)  # on stderr: stdout stays JSON
         return
     if board.characters:
@@ -249,7 +293,8 @@ def plan(file: FileArg, as_json: JsonOpt = False, strict: StrictOpt = False) -> 
             escape(s.scene),
             frames,
             s.continuity + transition,
-            _start_cell(starts[s.id]) + (f"\n[cyan]lands on {escape(s.end_frame)}[/]" if s.end_frame else ""),
+            _start_cell(starts[s.id]) + (f"\n[cyan]lands on {escape(s.end_frame)}[/]" if s.end_frame else "")
+            + _keyframe_cell(keyframes.get(s.id, {})),
             escape(", ".join(s.characters)),
             _prompt_cell(s),
         )

@@ -69,7 +69,7 @@ def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: boo
     board = preflight(job, settings)  # exit 2 for a model, device or scorer that cannot work, before the flow
     from production.stills import check_approved_files
 
-    check_approved_files(settings, job.project, board)  # an approved still whose file went missing: exit 2
+    check_approved_files(settings, job.stills_project or job.project, board)  # an approved still whose file went missing: exit 2
     settings.database(create=True)  # an unusable database is one line now, not a flow failure later
     if rerender:
         summary = runner.rerender(settings, job, not as_json, notify=lambda text: console.print(escape(text)))
@@ -160,6 +160,8 @@ def render_command(
     cpu_offload: Annotated[bool | None, typer.Option("--cpu-offload/--no-cpu-offload", help="Old name of --memory model_offload.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for a render of the same project to finish (default: refuse at once).")] = False,
     reviewer: Annotated[str | None, typer.Option("--reviewer", help="Your name, prefilled in review forms (default $STORYREEL_REVIEWER).")] = None,
+    pass_name: Annotated[str | None, typer.Option("--pass", help="draft: with the storyboard's draft settings, into project NAME.draft; final: re-render the approved drafts with the full settings, their seeds and keyframes.")] = None,
+    stage: Annotated[str, typer.Option("--stage", help="all (default), or keyframes: make the keyframes and character sheets only.")] = "all",
     as_json: JsonOpt = False,
 ) -> None:
     """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
@@ -182,11 +184,41 @@ def render_command(
         raise ConfigError(f"--review {mode!r} is not allowed; use shot, batch or off")
     if review_timeout < 1:
         raise ConfigError("--review-timeout must be at least 1 second")
-    job = RenderJob(storyboard=str(file.resolve()), project=name, home=str(settings.home), database_url=settings.database_url,
+    if stage not in ("all", "keyframes"):
+        raise ConfigError(f"--stage {stage!r} is not allowed; use all or keyframes")
+    if stage == "keyframes":
+        from flows.cli.stills import print_stills
+
+        print_stills(settings, file, name, as_json)
+        return
+    fields: dict[str, Any] = {"project": name, **pass_fields(settings, board, name, pass_name)}
+    job = RenderJob(storyboard=str(file.resolve()), home=str(settings.home), database_url=settings.database_url,
                     model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL,
                     workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url,
-                    overrides=overrides, wait=wait, reviewer=reviewer if reviewer is not None else reviewer_name())
+                    overrides=overrides, wait=wait, reviewer=reviewer if reviewer is not None else reviewer_name(), **fields)
     _render_and_report(settings, job, len(board.shot_list()), as_json)
+
+
+def pass_fields(settings: AppSettings, board: Any, name: str, pass_name: str | None) -> dict[str, Any]:
+    """The job's fields for ``--pass`` (none without it)."""
+    from production.passes import draft_project, draft_seeds
+
+    if pass_name is None:
+        return {}
+    if pass_name == "draft":
+        if board.settings.draft is None:
+            raise ConfigError("--pass draft renders with the storyboard's settings.draft, and it has none "
+                              "(e.g. draft: {steps: 4, guidance: 1, width: 320, height: 192})")
+        return {"project": draft_project(name), "stills_project": name, "pass_name": "draft"}
+    if pass_name == "final":
+        from shots.graph import plan_storyboard
+        from shots.families import spec_for_model
+
+        model_dir = settings.resolve_model(board.settings.model)
+        graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
+        seeds = draft_seeds(settings, name, graph)
+        return {"pass_name": "final", "seeds": tuple(sorted(seeds.items())), "draft_project": draft_project(name)}
+    raise ConfigError(f"--pass {pass_name!r} is not allowed; use draft or final")
 
 
 @app.command("rerender")

@@ -75,7 +75,12 @@ def keyframes_command(
     settings = settings_for(home)
     load_storyboard(file)  # bad input fails here, before any model work
     name = project_name(file, project)
-    data = make_stills_for(settings, file, name, tuple(only or ()))
+    print_stills(settings, file, name, as_json, tuple(only or ()))
+
+
+def print_stills(settings: Any, file: Any, name: str, as_json: bool, only: tuple[str, ...] = ()) -> None:
+    """Make the stills and print what stands (`keyframes`, `render --stage keyframes`)."""
+    data = make_stills_for(settings, file, name, only)
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return

@@ -63,7 +63,9 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
         return
     table = Table(title=f"project {escape(project)}")
     reviewed = any(r["review"] for r in rows)
-    for column in ("shot", "scene", "status", "take", "scores", "takes", "GPU s", *(("last decision",) if reviewed else ()), "media / stale reason"):
+    drafted = any(r["draft"] for r in rows)
+    for column in ("shot", "scene", "status", "take", *(("draft",) if drafted else ()), "scores", "takes", "GPU s",
+                   *(("last decision",) if reviewed else ()), "media / stale reason"):
         table.add_column(column, overflow="fold")
     for r in rows:
         scores = " ".join(
@@ -74,12 +76,15 @@ def status_command(project: Annotated[str, typer.Argument(help="Project name.")]
         if r["verdict"] == "best_of_failed":
             note = "; ".join(filter(None, [note, "fails " + ", ".join(r["failing"])]))
         take = take_cell(r) + (f" (seed {r['chosen_seed']})" if r["chosen_take"] else "")
-        table.add_row(r["id"], escape(r["scene"]), r["status"], take, scores, str(r["takes"]), f"{r['gpu_seconds']:.1f}",
+        draft = r["draft"] or {}
+        draft_cell = f"{draft.get('status', '—')} take {draft['take']}" if draft.get("take") else draft.get("status", "—")
+        table.add_row(r["id"], escape(r["scene"]), r["status"], take, *((draft_cell,) if drafted else ()), scores, str(r["takes"]),
+                      f"{r['gpu_seconds']:.1f}",
                       *((_decision_cell(r["review"]),) if reviewed else ()), escape(note or ""))
     console.print(table)
     anchors = {cid: info for r in rows for cid, info in r["anchors"].items()}
     for cid, info in sorted(anchors.items()):
-        where = (f"reference {info['reference']}" if info["source"] == "reference"
+        where = (f"{info['source']} {info['reference']}" if info["source"] in ("reference", "sheet")
                  else f"{info['shot']} take {info['take']} frame {info['frame']}" + (f" region {tuple(info['box'])}" if info["box"] else ""))
         mark = " [yellow]provisional: from the best failing take of its first appearance, until one passes or is approved[/]" \
             if info["set_by"] == "provisional" else ""
