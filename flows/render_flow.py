@@ -26,6 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from production import progress, stop
 from flows.contexts import render_context
+from flows.keyframe_review import keyframe_stage
 from production.context import RenderJob, with_revision
 from production.export import export_cut
 from production.faults import hide_handled_tracebacks
@@ -231,11 +232,13 @@ def _render(job: RenderJob) -> dict[str, Any]:
         ctx = render_context(job)
         if prepared.recovered or prepared.cleaned:
             log.info("resumed after an interruption: %s shots settled, %s partial files removed", len(prepared.recovered), prepared.cleaned)
-    chains = _chains(job, ctx.graph)
+    # 2. a reviewed run with stills waits once for the keyframes; chains whose start is not approved wait
+    held = keyframe_stage(job)
+    chains = [c for c in _chains(job, ctx.graph) if c[0] not in held]
     total = sum(len(c) for c in chains)
     progress_id = create_progress_artifact(0.0, description=f"{job.project}: shots rendered")
     _DONE[("total", progress_id)] = max(1, total)
-    # 2. chains are independent: render them concurrently (one by one when a person reviews each shot)
+    # 3. chains are independent: render them concurrently (one by one when a person reviews each shot)
     reviews: dict[str, str] = {}
     if job.review == "shot":
         results = []
@@ -261,7 +264,11 @@ def _render(job: RenderJob) -> dict[str, Any]:
             reviews = review_batch(job, asked, render_shot_task) if asked else {}
     _drain_requests(job, results)
     _settle_identity(job, results)
-    return _finish(job, ctx, results, reviews, prepared, started, progress_id)
+    summary = _finish(job, ctx, results, reviews, prepared, started, progress_id)
+    if held:
+        data = summary if isinstance(summary, dict) else summary.data
+        data["keyframes_waiting"] = held
+    return summary
 
 
 def _approved(ctx: Any, key: str) -> bool:
@@ -316,7 +323,7 @@ def _remaining_text(left: dict[str, list[str]]) -> str:
 
 def _finish(job: RenderJob, ctx: Any, results: list[dict[str, Any]], reviews: dict[str, str], prepared: Any, started: float,
             progress_id: Any = None) -> dict[str, Any]:
-    """3. the summary; 4. the cut, when every shot has a current chosen take. A run that leaves
+    """4. the summary; 5. the cut, when every shot has a current chosen take. A run that leaves
     shots rejected, awaiting review or unrendered ends in a state named for it (not a plain
     Completed), and its progress artifact says what remains."""
     log = get_run_logger()

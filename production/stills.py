@@ -107,18 +107,19 @@ def _take(ctx: RenderContext, t2i: str, spec: StillSpec, seed: int, prompt: str,
         image, error = None, str(exc)
     seconds = time.perf_counter() - t0
     with transaction(ctx.engine) as session:
-        project = get_project(session, ctx.job.project)
+        project = get_project(session, ctx.stills_project)
         common = dict(seed=seed, prompt=prompt, model=model, input_hash=spec.input_hash(model), width=spec.width,
                       height=spec.height, seconds=round(seconds, 4))
         if image is None:
             return add_still(session, project, spec.key, status="failed", error=error, scores={}, **common)
-        scores, passed, weighted = _score(embedder, image, prompt, refs, limits)
+        judged = spec.action if spec.kind == "sheet" else prompt  # a sheet is judged on being the character
+        scores, passed, weighted = _score(embedder, image, judged, refs, limits)
         still = add_still(session, project, spec.key, status="scored", scores={s.metric: s.as_dict() for s in scores},
                           passed=passed, weighted_score=weighted, **common)
         data = _png(image)
         still.sha256 = hashlib.sha256(data).hexdigest()
-        relative = ctx.store.still_file(ctx.job.project, spec.kind, spec.subject, spec.role, still.attempt)
-        staged = ctx.store.staging(ctx.job.project, ctx.job.lease_token or "shared") / f"still-{still.id}.png"
+        relative = ctx.store.still_file(ctx.stills_project, spec.kind, spec.subject, spec.role, still.attempt)
+        staged = ctx.store.staging(ctx.stills_project, ctx.job.lease_token or "shared") / f"still-{still.id}.png"
         staged.write_bytes(data)
         ctx.store.put(staged, relative)
         still.image_path = relative
@@ -151,11 +152,11 @@ def make_stills(ctx: RenderContext, only: frozenset[str] = frozenset(), reroll: 
     for spec in specs:
         if (only and spec.subject not in only) or (reroll is not None and spec.key != reroll):
             continue
-        with hold(ctx.engine, ctx.job.project, scope=f"still:{spec.kind}:{spec.subject}:{spec.role}", purpose="stills",
+        with hold(ctx.engine, ctx.stills_project, scope=_scope(spec.key), purpose="stills",
                   wait=True, seconds=ctx.settings.lease_seconds):
             _make_slot(ctx, t2i, spec, report, embedder, limits, forced=reroll is not None, seed=seed, prompt=prompt)
     with transaction(ctx.engine) as session:
-        report.states = slot_states(session, get_project(session, ctx.job.project), ctx.board, ctx.graph)
+        report.states = slot_states(session, get_project(session, ctx.stills_project), ctx.board, ctx.graph)
     return report
 
 
@@ -163,7 +164,7 @@ def _make_slot(ctx: RenderContext, t2i: str, spec: StillSpec, report: StillsRepo
                limits: dict[str, float | None], forced: bool, seed: int | None, prompt: str | None) -> None:
     model = keyframe_model(ctx.board) or ""
     with transaction(ctx.engine) as session:
-        project = get_project(session, ctx.job.project)
+        project = get_project(session, ctx.stills_project)
         rows = slot_stills(session, project, spec.key)
         state = slot_state(spec, model, rows)
         states = {s.spec.key: s for s in slot_states(session, project, ctx.board, ctx.graph, "sheet")}
@@ -279,7 +280,7 @@ def still_info(still: Still) -> dict[str, object]:
 def still_rows(ctx: RenderContext) -> list[dict[str, object]]:
     """Every planned slot with its state and takes, in plan order (sheets, then keyframes)."""
     with transaction(ctx.engine) as session:
-        record = session.scalar(select(Project).where(Project.name == ctx.job.project))
+        record = session.scalar(select(Project).where(Project.name == ctx.stills_project))
         return [{"kind": s.spec.kind, "subject": s.spec.subject, "role": s.spec.role, "scene": s.spec.scene, "label": s.spec.label,
                  "status": s.status, "chosen": s.chosen.attempt if s.chosen is not None else None,
                  "takes": [still_info(t) for t in s.takes], "stale_takes": len(s.stale)}
@@ -301,8 +302,16 @@ def decide_slot(ctx: RenderContext, key: StillKey, attempt: int | None, decision
         raise NotFound(f"{key[1]!r} has no {key[2] + ' ' if key[2] else ''}{what} in this storyboard; "
                        f"those it has: {', '.join(planned[:30]) or 'none'}")
     model = keyframe_model(ctx.board) or ""
-    return [decide_still(ctx.engine, ctx.store, ctx.job.project, spec.key, attempt, decision, reviewer, notes,
-                         current=spec.input_hash(model)) for spec in specs]
+    decided = []
+    for spec in specs:  # the slot's lease: a decision waits for a re-roll of the same still, and the other way round
+        with hold(ctx.engine, ctx.stills_project, scope=_scope(spec.key), purpose="review", wait=True, seconds=ctx.settings.lease_seconds):
+            decided.append(decide_still(ctx.engine, ctx.store, ctx.stills_project, spec.key, attempt, decision, reviewer, notes,
+                                        current=spec.input_hash(model)))
+    return decided
+
+
+def _scope(key: StillKey) -> str:
+    return "still:" + ":".join(key)
 
 
 def _label(key: StillKey) -> str:
@@ -334,3 +343,27 @@ def check_approved_files(settings: AppSettings, project: str, board: Storyboard)
             if state.status == "approved" and still is not None and (why := store.verify(still.image_path, still.sha256)) != "ok":
                 raise ConfigError(f"the approved {_label(state.spec.key)} (take {still.attempt}) is {why} in the artifact store "
                                   f"({store.local(still.image_path or '')}): approve another take, or run `storyreel keyframes` again")
+
+
+def keyframes_waiting(ctx: RenderContext) -> list[str] | None:
+    """The cut shots whose start keyframe is not approved, once pre-production has begun (the
+    project has stills); None before (a render then draws keyframes on the fly, as ever)."""
+    with transaction(ctx.engine) as session:
+        record = session.scalar(select(Project).where(Project.name == ctx.stills_project))
+        if record is None or session.scalar(select(Still.id).where(Still.project_id == record.id).limit(1)) is None:
+            return None
+        return [s.spec.subject for s in slot_states(session, record, ctx.board, ctx.graph, "keyframe")
+                if s.spec.role == "start" and s.status != "approved"]
+
+
+def approve_passing(ctx: RenderContext, reviewer: str, notes: str = "") -> list[str]:
+    """Approve the best take of every still slot that passed and has no decision yet (a
+    reviewer's "approve what passed"). Returns the labels approved."""
+    with transaction(ctx.engine) as session:
+        record = get_project(session, ctx.stills_project)
+        due = [s.spec.key for s in slot_states(session, record, ctx.board, ctx.graph) if s.status == "passed"]
+    labels = []
+    for key in due:
+        decide_slot(ctx, key, None, "approve", reviewer, notes)
+        labels.append(" ".join(key))
+    return labels

@@ -232,7 +232,9 @@ def render_project_page(settings: AppSettings, project: str) -> str:
             f'<td>{escape(_decision(row["review"]))}</td></tr>'
         )
     waiting = sum(r["status"] == "scored" for r in rows)
-    body = (f'<header><h1>{escape(project)}</h1><span class="muted">{len(rows)} shots · {waiting} waiting for a decision</span></header>'
+    stills = f"/keyframes/{quote(project, safe='')}"
+    body = (f'<header><h1>{escape(project)}</h1><span class="muted">{len(rows)} shots · {waiting} waiting for a decision · '
+            f'<a href="{escape(stills)}">keyframes and sheets</a></span></header>'
             f'<main><!--said--><table class="shots"><tr><th></th><th>shot</th><th>scene</th><th>status</th><th>take</th>'
             f'<th>last decision</th></tr>{"".join(lines)}</table></main>')
     return _page(f"{project} — storyreel review", body)

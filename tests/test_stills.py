@@ -274,3 +274,49 @@ def test_approved_start_and_end_keyframes_reach_the_pipeline_by_value(prefect_ha
         assert np.array_equal(np.asarray(video[0].convert("RGB")), stills[(shot, "start")]), shot
         assert np.array_equal(np.asarray(video[-1].convert("RGB")), stills[(shot, "end")]), shot
         assert [int(np.asarray(m).max()) for m in (mask[0], mask[-1])] == [0, 0]  # both kept
+
+
+@pytest.mark.slow
+def test_a_reviewed_render_waits_once_for_the_keyframes_then_renders_the_approved(prefect_harness, board: dict) -> None:
+    import threading
+
+    from prefect.flow_runs import resume_flow_run
+
+    from production.context import RenderJob
+    from tests.test_render_flow import _render
+    from tests.test_review import _paused_run
+
+    _keyframes(board)
+    job = RenderJob(storyboard=str(board["path"]), project="film", home=str(board["home"]), database_url=board["url"],
+                    review="batch", review_poll=1, reviewer="jo")
+
+    def run() -> tuple[threading.Thread, dict]:
+        out: dict = {}
+        thread = threading.Thread(target=lambda: out.update(summary=_render(job)))
+        thread.start()
+        return thread, out
+
+    thread, out = run()
+    pause = _paused_run(job)
+    assert "storyreel-review:film:keyframes" in pause.tags
+    assert run_cli("approve-keyframe", "film", "a", "--home", str(board["home"]), "--reviewer", "jo")[0] == 0  # on the page, say
+    resume_flow_run(pause.id, run_input={"approve_passing": False, "reviewer": "jo"})
+    shots = _paused_run(job, after=pause)  # the batch review of what was rendered: a's chain only
+    resume_flow_run(shots.id, run_input={"reviewer": "jo", "reviews": [{"shot": k, "decision": "approve"} for k in "ab"]})
+    thread.join(180)
+    assert out["summary"]["keyframes_waiting"] == ["c"] and out["summary"]["cut"] is None
+    with transaction(open_database(board["url"])) as session:
+        takes = {s.key: len(s.takes) for s in live_shots(session, get_project(session, "film"))}
+    assert takes == {"a": 1, "b": 1, "c": 0}
+    # the next reviewed render waits again for c; "approve what passed" approves it and c renders
+    thread, out = run()
+    pause = _paused_run(job)
+    resume_flow_run(pause.id, run_input={"approve_passing": True, "reviewer": "jo"})
+    shots = _paused_run(job, after=pause)
+    asked = [t.rsplit(":", 1)[1] for t in shots.tags if t.startswith("storyreel-review:film:")]
+    assert "c" in asked  # (a and b too: the approved sheets re-judged their identity, so their approval is asked again)
+    resume_flow_run(shots.id, run_input={"reviewer": "jo", "reviews": [{"shot": k, "decision": "approve"} for k in asked]})
+    thread.join(180)
+    assert "keyframes_waiting" not in out["summary"] and out["summary"]["cut"] is not None
+    c = next(s for s in _stills(board) if s.subject == "c")
+    assert (c.status, c.reviewer) == ("approved", "jo")

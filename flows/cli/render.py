@@ -86,6 +86,9 @@ def _render_and_report(settings: AppSettings, job: Any, total: int, as_json: boo
         raise GenerationError(f"{len(problems)} shot(s) need attention:\n" + "\n".join(problems))
     if summary.get("failed"):
         raise GenerationError(summary["failed"])
+    if held := summary.get("keyframes_waiting"):
+        raise GenerationError(f"waiting for keyframe approval, so not rendered: {', '.join(held)}; approve their keyframes "
+                              f"(storyreel approve-keyframe {job.stills_project or job.project} SHOT, or the keyframe review page) and render again")
     left = (summary.get("remaining") or {}).get("not rendered") if not rerender and not summary.get("cut") else None
     if left:  # exit 0 means rendered and cut: a re-render queued meanwhile made these stale
         raise GenerationError(f"not rendered, so no new cut: {', '.join(left)} (made stale during the run, e.g. by a "

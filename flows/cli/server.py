@@ -37,12 +37,14 @@ def server_command(
     from flows.review_flow import decide
     from flows.settings import reviewer_name
     from review.page import review_routes
+    from review.stills_page import stills_routes
 
     settings = settings_for(home)
     api = f"http://{_url_host(host)}:{port}/api"
     extra = [*(allow_host or []), *os.environ.get("STORYREEL_ALLOW_HOSTS", "").split(",")]
     try:
-        media = serve_in_thread(settings.home, host, media_port, extra, review_routes(settings, functools.partial(decide, api_url=api), reviewer_name()))
+        routes = [*review_routes(settings, functools.partial(decide, api_url=api), reviewer_name()), *stills_routes(settings, reviewer_name())]
+        media = serve_in_thread(settings.home, host, media_port, extra, routes)
     except OSError as exc:
         raise ConfigError(f"the media server cannot listen on {host}:{media_port}: {exc.strerror or exc}; choose another --media-port") from None
     prefect = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)])
