@@ -109,7 +109,8 @@ def reference_images(ctx: RenderContext, session: Session, planned: PlannedShot)
     return tuple(images)
 
 
-def _png(image: np.ndarray) -> bytes:
+def png_bytes(image: np.ndarray) -> bytes:
+    """An image as PNG bytes (what portraits and stills are stored and hashed as)."""
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -119,7 +120,7 @@ def _png(image: np.ndarray) -> bytes:
 
 def store_portrait(store: ArtifactStore, project: str, character: str, token: str, image: np.ndarray) -> tuple[str, str]:
     """Save a portrait into ``<project>/anchors/`` under its checksum; (relative path, SHA-256)."""
-    data = _png(image)
+    data = png_bytes(image)
     digest = hashlib.sha256(data).hexdigest()
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", character.replace("@", "."))  # "will@sc12": will.sc12-<sha12>.png
     relative = store.anchor_file(project, name, digest)
@@ -141,7 +142,7 @@ def sync_references(ctx: RenderContext, session: Session, project: Project) -> l
         planned = next((p for p in ctx.graph.shots if key in identities(p.characters, p.looks).values()), ctx.graph.shots[0])
         image = portrait(load_image(resolve_asset(ctx.base_dir, reference), planned.width, planned.height))
         current = anchors.get(key)
-        if current is not None and current.source == "reference" and current.sha256 == hashlib.sha256(_png(image)).hexdigest():
+        if current is not None and current.source == "reference" and current.sha256 == hashlib.sha256(png_bytes(image)).hexdigest():
             continue
         relative, digest = store_portrait(ctx.store, ctx.job.project, key, ctx.job.lease_token or "shared", image)
         set_anchor(session, project, key, source="reference", reference=reference, image_path=relative,
@@ -161,7 +162,7 @@ def sync_sheets(ctx: RenderContext, session: Session, project: Project) -> list[
             continue
         key, still = state.spec.subject, state.chosen
         image = portrait(still_image(ctx.store, still))
-        sha = hashlib.sha256(_png(image)).hexdigest()
+        sha = hashlib.sha256(png_bytes(image)).hexdigest()
         current = anchors.get(key)
         if current is not None and current.source == "sheet" and current.sha256 == sha:
             continue

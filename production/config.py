@@ -22,6 +22,9 @@ DEFAULT_LEASE_SECONDS = 60.0
 
 TINY_DIR_NAME = "tiny-wan-i2v"
 
+DRAFT_SUFFIX = ".draft"
+"""A draft pass's project is its film's name with this (`production.passes`)."""
+
 
 @dataclass(frozen=True)
 class AppSettings:

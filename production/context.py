@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from production.lm_breakdown import load_screenplay
-from production.config import AppSettings
+from production.config import DRAFT_SUFFIX, AppSettings
 from production.slots import Slot, local_slot
 from generation.types import LoadOptions
 from shots.errors import ConfigError
@@ -25,10 +25,6 @@ from shots.families import spec_for_model
 from shots.graph import ShotGraph, plan_storyboard
 from shots.models import Settings, Storyboard
 from storage.artifacts import ArtifactStore  # noqa: F401  (the type of RenderContext.store)
-
-
-DRAFT_SUFFIX = ".draft"
-"""A draft pass's project is its film's name with this (`production.passes`)."""
 
 
 class RenderJob(BaseModel):
@@ -237,6 +233,13 @@ def _with_expansions(engine: Engine, job: RenderJob, board: Storyboard, graph: S
     return stored if stored is not None else expand_for(board, graph, device)[0]
 
 
+def planned_graph(settings: AppSettings, board: Storyboard) -> ShotGraph:
+    """The storyboard planned for the family of the model it names (the embedded one's rules
+    for ``tiny``)."""
+    model_dir = settings.resolve_model(board.settings.model)
+    return plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
+
+
 def with_seeds(graph: ShotGraph, seeds: dict[str, int]) -> ShotGraph:
     """The graph with these shots' base seeds replaced (a final pass: its drafts' seeds)."""
     import dataclasses
@@ -252,7 +255,7 @@ def context_for(job: RenderJob, settings: AppSettings, gpu_slot: Slot = local_sl
         if job not in _CONTEXTS:
             board = board_for(job)
             model_dir = settings.resolve_model(board.settings.model)
-            graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
+            graph = planned_graph(settings, board)
             if job.seeds:
                 graph = with_seeds(graph, dict(job.seeds))
             engine = settings.database(create=True)

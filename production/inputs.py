@@ -26,7 +26,7 @@ from shots.errors import GenerationError, StoryboardError
 from shots.families import default_t2i
 from shots.graph import PlannedShot
 from storage.repo import get_project_shot, is_current
-from storage.schema import Project, Take
+from storage.schema import Project, Shot, Take
 
 NO_IMAGE_STARTS = ("t2v", "neutral")
 """Start frames that are not a picture of the scene: a take starting from one is its own anchor."""
@@ -127,8 +127,8 @@ def draft_take(ctx: RenderContext, session: Session, planned: PlannedShot) -> tu
     """A final pass's shot: the chosen take of its draft (its number and frames)."""
     if not ctx.job.draft_project:
         return None
-    record = session.scalar(select(Project).where(Project.name == ctx.job.draft_project))
-    shot = next((s for s in record.shots if s.key == planned.id and not s.archived), None) if record is not None else None
+    shot = session.scalar(select(Shot).join(Project).where(Project.name == ctx.job.draft_project, Shot.key == planned.id,
+                                                          Shot.archived.is_(False)))
     if shot is None or shot.chosen_take is None:
         return None
     return shot.chosen_take.attempt, take_frames(ctx.store, shot.chosen_take)

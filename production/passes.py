@@ -10,8 +10,7 @@ against its draft (``draft``: a final that drifts from its draft fails, and the 
 
 from __future__ import annotations
 
-from production.config import AppSettings
-from production.context import DRAFT_SUFFIX
+from production.config import DRAFT_SUFFIX, AppSettings
 from production.store import transaction
 from shots.errors import ConfigError, NotFound
 from shots.graph import ShotGraph

@@ -19,20 +19,19 @@ identity anchor from the first shot on (and its reference image for VACE).
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select
 
 from consistency.embedder import Embedder, load_embedder
 from consistency.identity import CharacterAnchor, judge_identity
 from consistency.metrics import clip_score
 from consistency.policy import MetricScore, judge, resolve_thresholds, weighted_score
+from production.anchors import png_bytes
 from production.config import AppSettings
-from production.context import RenderContext, RenderJob, with_revision
+from production.context import RenderContext, RenderJob, planned_graph, with_revision
 from production.leases import hold
 from production.store import transaction
 from production.still_slots import SlotState, StillSpec, keyframe_model, plan_stills, slot_state, slot_states, still_image
@@ -43,14 +42,6 @@ from storage.artifacts import ArtifactStore
 from storage.repo import get_project
 from storage.schema import Project, Still
 from storage.stills import StillKey, add_still, decide, slot_stills, unapprove
-
-def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
 
 @dataclass
 class StillsReport:
@@ -63,13 +54,13 @@ class StillsReport:
     states: list[SlotState] = field(default_factory=list)
 
 
-def _sheet_refs(ctx: RenderContext, session: Session, project: Project, states: dict[StillKey, SlotState],
-                embedder: Embedder, keys: tuple[str, ...]) -> list[CharacterAnchor]:
-    """The portrait views (view 0) of the sheets of ``keys`` that have one: what a keyframe's
-    identity is judged against."""
+def _sheet_refs(ctx: RenderContext, states: dict[StillKey, SlotState], embedder: Embedder,
+                keys: tuple[str, ...]) -> list[CharacterAnchor]:
+    """The portrait views (the first view) of the sheets of ``keys`` that have a take: what a
+    keyframe's identity is judged against."""
     refs = []
     for key in keys:
-        state = next((s for k, s in states.items() if k[0] == "sheet" and k[1] == key and s.spec.view == 0), None)
+        state = states.get(("sheet", key, ctx.board.settings.sheet_views[0]))
         if state is None or state.chosen is None:
             continue
         image = still_image(ctx.store, state.chosen)
@@ -116,7 +107,7 @@ def _take(ctx: RenderContext, t2i: str, spec: StillSpec, seed: int, prompt: str,
         scores, passed, weighted = _score(embedder, image, judged, refs, limits)
         still = add_still(session, project, spec.key, status="scored", scores={s.metric: s.as_dict() for s in scores},
                           passed=passed, weighted_score=weighted, **common)
-        data = _png(image)
+        data = png_bytes(image)
         still.sha256 = hashlib.sha256(data).hexdigest()
         relative = ctx.store.still_file(ctx.stills_project, spec.kind, spec.subject, spec.role, still.attempt)
         staged = ctx.store.staging(ctx.stills_project, ctx.job.lease_token or "shared") / f"still-{still.id}.png"
@@ -168,7 +159,7 @@ def _make_slot(ctx: RenderContext, t2i: str, spec: StillSpec, report: StillsRepo
         rows = slot_stills(session, project, spec.key)
         state = slot_state(spec, model, rows)
         states = {s.spec.key: s for s in slot_states(session, project, ctx.board, ctx.graph, "sheet")}
-        refs = _sheet_refs(ctx, session, project, states, embedder, spec.characters) if spec.kind == "keyframe" else []
+        refs = _sheet_refs(ctx, states, embedder, spec.characters) if spec.kind == "keyframe" else []
         done, used = len(state.takes), len(rows)
     if not forced and state.status in ("approved", "passed"):
         report.kept.append(spec.label)
@@ -190,7 +181,7 @@ def _make_slot(ctx: RenderContext, t2i: str, spec: StillSpec, report: StillsRepo
         report.failed.append(spec.label)
 
 
-def decide_still(engine: object, store: ArtifactStore, project: str, key: StillKey, attempt: int | None, decision: str,
+def decide_still(engine: Engine, store: ArtifactStore, project: str, key: StillKey, attempt: int | None, decision: str,
                  reviewer: str, notes: str = "", current: str | None = None) -> Still:
     """A person's ``approve`` or ``reject`` of take ``attempt`` of slot ``key`` (default: the
     best take of the newest prompt, ``current`` when given: the slot's input hash now). One
@@ -203,7 +194,7 @@ def decide_still(engine: object, store: ArtifactStore, project: str, key: StillK
     """
     if decision not in ("approve", "reject"):
         raise ConfigError(f"decision {decision!r} is not allowed; use approve or reject")
-    with transaction(engine) as session:  # type: ignore[arg-type]
+    with transaction(engine) as session:
         record = get_project(session, project)
         rows = slot_stills(session, record, key)
         if not rows:
@@ -325,16 +316,11 @@ def check_approved_files(settings: AppSettings, project: str, board: Storyboard)
         ConfigError: An approved keyframe or sheet view whose image is missing or changed
             (names the shot or character).
     """
-    from shots.errors import NotFound as Missing
-    from shots.graph import plan_storyboard
-    from shots.families import spec_for_model
-
     try:
         engine = settings.database()
-    except Missing:
+    except NotFound:
         return  # no database yet: nothing approved
-    model_dir = settings.resolve_model(board.settings.model)
-    graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
+    graph = planned_graph(settings, board)
     store = settings.artifacts()
     with transaction(engine) as session:
         record = session.scalar(select(Project).where(Project.name == project))

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from consistency.policy import LOWER_IS_BETTER
-from production.config import AppSettings
+from production.config import DRAFT_SUFFIX, AppSettings
 from production.lm_breakdown import load_screenplay
 from shots.errors import ConfigError
 from shots.graph import ShotGraph, plan_storyboard
@@ -50,8 +50,8 @@ def project_name(file: Path, name: str | None) -> str:
             raise ConfigError(f"the project would be named {name!r} after the storyboard's folder, but {why}; give --project NAME")
     if (why := project_name_problem(name)) is not None:
         raise ConfigError(f"--project {name!r}: {why}")
-    if name.endswith(".draft"):
-        raise ConfigError(f"project {name!r}: names ending in '.draft' are the draft passes' (render --pass draft); give --project NAME")
+    if name.endswith(DRAFT_SUFFIX):
+        raise ConfigError(f"project {name!r}: names ending in {DRAFT_SUFFIX!r} are the draft passes' (render --pass draft); give --project NAME")
     return name
 
 
@@ -205,7 +205,7 @@ def project_status(settings: AppSettings, name: str) -> list[dict[str, Any]]:
 def _drafts(session: Session, name: str) -> dict[str, dict[str, Any]]:
     """Each shot's draft pass (`production.passes`): its chosen take, seed and status, for a
     project that has one (a draft project itself has none)."""
-    record = session.scalar(select(Project).where(Project.name == f"{name}.draft"))
+    record = session.scalar(select(Project).where(Project.name == f"{name}{DRAFT_SUFFIX}"))
     if record is None:
         return {}
     return {shot.key: {"project": record.name, "status": shot.status, "take": shot.chosen_take.attempt if shot.chosen_take else None,

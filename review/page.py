@@ -245,6 +245,18 @@ def _said(request: Request) -> tuple[str | None, bool]:
     return (said[:500] if said else None), request.query_params.get("bad") == "1"
 
 
+async def read_form(request: Request) -> dict[str, str] | Response:
+    """A decision form posted from this server's pages (its fields), or the refusal to send:
+    a post from another origin (403) or a form over `MAX_FORM_BYTES` (413)."""
+    origin = request.headers.get("origin")
+    if origin and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+        return HTMLResponse(_page("refused", "<main><p>A decision must come from this review page.</p></main>"), status_code=403)
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return HTMLResponse(_page("refused", "<main><p>The form is too large.</p></main>"), status_code=413)
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
 Decide = Callable[[AppSettings, str, str, dict[str, str]], tuple[str, bool]]
 """Applies a decision posted for (project, shot) from the form's fields: what happened, and
 whether it was applied."""
@@ -280,13 +292,9 @@ def review_routes(settings: AppSettings, decide: Decide, reviewer: str = "") -> 
         return HTMLResponse(html.replace("<!--said-->", _page_note(said, bad)))
 
     async def _post(request: Request, project: str, key: str) -> Response:
-        origin = request.headers.get("origin")
-        if origin and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
-            return HTMLResponse(_page("refused", "<main><p>A decision must come from this review page.</p></main>"), status_code=403)
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return HTMLResponse(_page("refused", "<main><p>The form is too large.</p></main>"), status_code=413)
-        fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        fields = await read_form(request)
+        if isinstance(fields, Response):
+            return fields
         here = f"/review/{quote(project, safe='')}/{quote(key, safe='')}"
         if request.query_params.get("reviewer"):
             response = RedirectResponse(here + "?" + urlencode({"said": f"Reviewing as {fields.get('reviewer', '')[:128]}"}), 303)

@@ -9,10 +9,9 @@ decided or re-rolled).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,7 +22,7 @@ from production.config import AppSettings
 from production.context import RenderContext, context_for, with_revision
 from production.stills import decide_slot, make_stills, project_job, still_rows
 from review.decisions import parse_seed
-from review.page import MAX_FORM_BYTES, REVIEWER_COOKIE, _page, _page_note, media_href
+from review.page import REVIEWER_COOKIE, _page, _page_note, media_href, read_form
 from shots.errors import NotFound, StoryreelError
 
 STILLS_STYLE = """
@@ -40,9 +39,6 @@ STILLS_STYLE = """
 .reroll{margin-top:6px;display:flex;flex-direction:column;gap:4px;max-width:316px}
 .reroll textarea{width:auto;height:34px;font-size:12px} .reroll input{font-size:12px} .reroll button{align-self:flex-start}
 """
-
-ContextFor = Callable[[AppSettings, str], RenderContext]
-
 
 def stills_context(settings: AppSettings, project: str) -> RenderContext:
     """The project's render context for its storyboard as it is now."""
@@ -144,13 +140,9 @@ def stills_routes(settings: AppSettings, reviewer: str = "") -> list[Route]:
         project = request.path_params["project"]
         here = f"/keyframes/{quote(project, safe='')}"
         if request.method == "POST":
-            origin = request.headers.get("origin")
-            if origin and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
-                return HTMLResponse(_page("refused", "<main><p>A decision must come from this review page.</p></main>"), status_code=403)
-            body = await request.body()
-            if len(body) > MAX_FORM_BYTES:
-                return HTMLResponse(_page("refused", "<main><p>The form is too large.</p></main>"), status_code=413)
-            fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+            fields = await read_form(request)
+            if isinstance(fields, Response):
+                return fields
             try:
                 said, ok = await run_in_threadpool(apply_still_decision, settings, project, fields), True
             except StoryreelError as exc:

@@ -214,12 +214,9 @@ def pass_fields(settings: AppSettings, board: Any, name: str, pass_name: str | N
                               "(e.g. draft: {steps: 4, guidance: 1, width: 320, height: 192})")
         return {"project": draft_project(name), "stills_project": name, "pass_name": "draft"}
     if pass_name == "final":
-        from shots.graph import plan_storyboard
-        from shots.families import spec_for_model
+        from production.context import planned_graph
 
-        model_dir = settings.resolve_model(board.settings.model)
-        graph = plan_storyboard(board, spec_for_model(model_dir) if board.settings.model != "tiny" else None)
-        seeds = draft_seeds(settings, name, graph)
+        seeds = draft_seeds(settings, name, planned_graph(settings, board))
         return {"pass_name": "final", "seeds": tuple(sorted(seeds.items())), "draft_project": draft_project(name)}
     raise ConfigError(f"--pass {pass_name!r} is not allowed; use draft or final")
 
