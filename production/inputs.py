@@ -103,13 +103,14 @@ def end_image(ctx: RenderContext, session: Session, planned: PlannedShot) -> np.
 
 def _drawn_end(ctx: RenderContext, planned: PlannedShot) -> np.ndarray:
     """An ``end_frame: auto`` shot's end keyframe, drawn now (none was approved)."""
+    from generation.speed import resolve_device
     from generation.stills import draw_keyframe
 
     t2i = keyframe_model(ctx.board)
     if t2i is None:
         raise StoryboardError(f"shot {planned.id}: end_frame 'auto' needs a keyframe model (settings.t2i_model)")
     return draw_keyframe(t2i, end_prompt(planned.prompt.prompt), planned.prompt.action, planned.width, planned.height,
-                         planned.seed, ctx.load_options().device, end=True)
+                         planned.seed, resolve_device(ctx.load_options().device), end=True)
 
 
 def scene_anchor(ctx: RenderContext, session: Session, planned: PlannedShot, start: StartFrame) -> np.ndarray | None:

@@ -69,9 +69,10 @@ def _sheet_refs(ctx: RenderContext, states: dict[StillKey, SlotState], embedder:
 
 
 def _draw(ctx: RenderContext, t2i: str, spec: StillSpec, seed: int, prompt: str) -> np.ndarray:
+    from generation.speed import resolve_device
     from generation.stills import draw_keyframe, draw_sheet_view
 
-    device = ctx.load_options().device
+    device = resolve_device(ctx.load_options().device)  # a pipeline is moved to a real device, not "auto"
     if spec.kind == "sheet":
         return draw_sheet_view(t2i, prompt, spec.action, spec.view, spec.width, seed, device)
     return draw_keyframe(t2i, prompt, spec.action, spec.width, spec.height, seed, device, end=spec.role == "end")
