@@ -154,7 +154,8 @@ def export_cut(
         newest = latest_cut(session, get_project(session, name))
         if reuse and newest is not None and _same(newest, entries, plan.settings):
             if store.verify(newest.output_path, newest.sha256) == "ok":
-                return _copy_out(_result(settings, newest, plan, None, True, bool(newest.settings.get("audio"))), out)
+                otio_path = write_otio(cut_list, otio, name) if otio else None
+                return _copy_out(_result(settings, newest, plan, otio_path, True, bool(newest.settings.get("audio"))), out)
         # 2. the row first: its number names the file
         cut = allocate_cut(session, get_project(session, name), owner.token, output_path="", entries=entries,
                            settings=plan.settings, frames=cut_list.frames, duration=cut_list.seconds)

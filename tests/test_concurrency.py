@@ -205,7 +205,7 @@ def test_a_killed_render_is_recovered_after_its_lease_expires_and_a_live_one_is_
 def test_concurrent_exports_make_distinct_cuts(team_db: dict) -> None:
     team = team_db
     assert _run(team, "render", str(team["board"]), "--no-review").returncode == 0
-    exports = [_start(team, "export", "film", "--json") for _ in range(3)]
+    exports = [_start(team, "export", "film", "--new", "--json") for _ in range(3)]
     results = [json.loads(p.communicate(timeout=300)[0]) for p in exports]
     assert all(p.returncode == 0 for p in exports)
     numbers = sorted(r["number"] for r in results)

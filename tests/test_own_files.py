@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -109,3 +110,11 @@ def test_every_writing_command_touches_only_its_own_files(prefect_harness, tmp_p
     assert (folder / "notes.txt").read_text() == "the director's notes"
     code, _, err = run_cli("export", "my film", "--home", home, "--out", str(outputs / "cut.mp4"))
     assert code == 2 and "exists" in err  # an existing file is not overwritten without --force
+    # nothing changed since: export reports the newest cut and writes no copy of it
+    cuts = sorted(p.name for p in (demo_home / "my film" / "cuts").glob("*.mp4"))
+    code, out, _ = run_cli("export", "my film", "--home", home, "--json")
+    said = json.loads(out)
+    assert code == 0 and said["unchanged"] is True and Path(said["path"]).name == cuts[-1]
+    assert sorted(p.name for p in (demo_home / "my film" / "cuts").glob("*.mp4")) == cuts
+    code, out, _ = run_cli("export", "my film", "--home", home, "--new", "--json")
+    assert code == 0 and json.loads(out)["unchanged"] is False and json.loads(out)["number"] == len(cuts) + 1

@@ -258,23 +258,30 @@ def export_command(
     otio: Annotated[Path | None, typer.Option("--otio", help="Write an OpenTimelineIO timeline here.")] = None,
     allow_unapproved: Annotated[bool, typer.Option("--allow-unapproved", help="Use chosen takes that failed checks or are stale.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files at --out / --otio.")] = False,
+    new: Annotated[bool, typer.Option("--new", help="Write a new numbered cut even when the newest already is these takes.")] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Stitch the chosen takes into a new numbered cut (MP4, and OTIO for editors)."""
+    """Stitch the chosen takes into a new numbered cut (MP4, and OTIO for editors); when the
+    newest cut already is these takes, report it (and copy it to --out) instead of writing it again."""
     from production.export import export_cut
     from production.leases import hold
 
     settings = settings_for(home)
     with hold(settings.database(), project, scope="export", purpose="export", wait=True,
               seconds=settings.lease_seconds) as held:
-        cut = export_cut(settings, project, out, otio, allow_unapproved, owner=held.holder, force=force)
+        cut = export_cut(settings, project, out, otio, allow_unapproved, owner=held.holder, force=force, reuse=not new)
     data = {"path": str(cut.path), "otio": str(cut.otio) if cut.otio else None, "number": cut.number, "frames": cut.frames, "fps": cut.fps,
-            "seconds": round(cut.seconds, 3), "shots": cut.shots, "skipped": cut.skipped, "audio": cut.has_audio}
+            "seconds": round(cut.seconds, 3), "shots": cut.shots, "skipped": cut.skipped, "audio": cut.has_audio,
+            "unchanged": cut.unchanged}
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    console.print(f"[bold green]Cut:[/] {escape(str(cut.path))} — {cut.frames} frames, {cut.seconds:.2f} s, shots {', '.join(cut.shots)}")
+    if cut.unchanged:
+        console.print(f"[bold green]Unchanged:[/] cut {cut.number} already is these takes — {escape(str(cut.path))}"
+                      + (" (copied)" if out else "") + f", {cut.frames} frames, {cut.seconds:.2f} s, shots {', '.join(cut.shots)}")
+    else:
+        console.print(f"[bold green]Cut:[/] {escape(str(cut.path))} — {cut.frames} frames, {cut.seconds:.2f} s, shots {', '.join(cut.shots)}")
     if cut.otio:
         console.print(f"OTIO timeline: {escape(str(cut.otio))}")
     if cut.skipped:
