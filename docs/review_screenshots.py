@@ -1,10 +1,13 @@
-"""Take docs/review-page.png and docs/review-form.png from a real review, in Debian's Chromium.
+"""Take docs/review-page.png, docs/review-form.png and docs/review-project.png from a real
+review, in Debian's Chromium at 1280×800.
 
 Runs what README's review section says: `storyreel server` (Prefect UI and the review pages)
 and `storyreel render projects/demo/storyboard.yaml --review shot` against it, in a fresh home;
-approves s01 on its review page, then photographs s02's review page (its takes side by side,
-the hand-off from s01 beside its first frame) and the Prefect UI's Resume form of the same
-pause. Stops both when done. Needs `pip install -e '.[test]'` (Playwright) and `chromium`.
+approves s01 on its review page, asks s02 for a second take, then photographs s02's review page
+(its takes on one clock, the hand-off from s01 beside its first frame, the decision panel) and
+the Prefect UI's Resume form of the same pause; approves every shot until the cut is stitched
+and photographs the project page (the cut and its timeline). Stops both when done. Needs
+`pip install -e '.[test]'` (Playwright) and `chromium`.
 
     .venv/bin/python docs/review_screenshots.py
 """
@@ -86,18 +89,26 @@ def main() -> None:
         run = _wait("the review of s02's new take", lambda: (r := _paused("storyreel-review:demo:s02")) and r.state.id != first.state.id and r)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
-            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab = browser.new_page(viewport={"width": 1280, "height": 800})
             tab.goto(f"{media}/review/demo/s02")
-            tab.wait_for_function("[...document.querySelectorAll('video')].every(v => v.readyState >= 2)", timeout=60_000)
-            tab.screenshot(path=str(DOCS / "review-page.png"), full_page=True)
-            tab.set_viewport_size({"width": 1920, "height": 1080})  # the form's summary box grows with the window
+            tab.wait_for_function("[...document.querySelectorAll('video.sync')].every(v => v.readyState >= 2)", timeout=60_000)
+            tab.evaluate("() => { const s = document.querySelector('#scrub'); s.value = 8; s.dispatchEvent(new Event('input')); }")
+            time.sleep(1)
+            tab.screenshot(path=str(DOCS / "review-page.png"))
             tab.goto(f"http://127.0.0.1:{ui_port}/runs/flow-run/{run.id}")
             tab.get_by_role("button", name="Resume").first.click(timeout=120_000)
             tab.get_by_text("Decision").first.wait_for(timeout=60_000)
-            time.sleep(2)  # the summary's markdown and the images settle
+            time.sleep(2)  # the summary's markdown settles
             tab.screenshot(path=str(DOCS / "review-form.png"))
+            for shot in ("s02", "s03", "s04"):
+                _wait(f"the review of {shot}", lambda shot=shot: _paused(f"storyreel-review:demo:{shot}"))
+                _decide(media, shot, decision="approve")
+            render.wait(600)
+            tab.goto(f"{media}/review/demo")
+            tab.wait_for_function("document.querySelector('.cut video').readyState >= 2", timeout=60_000)
+            tab.screenshot(path=str(DOCS / "review-project.png"), full_page=True)
             browser.close()
-        print(f"wrote {DOCS / 'review-page.png'} and {DOCS / 'review-form.png'}")
+        print(f"wrote {DOCS / 'review-page.png'}, {DOCS / 'review-form.png'} and {DOCS / 'review-project.png'}")
     finally:
         for process in (render, server):
             if process is not None and process.poll() is None:

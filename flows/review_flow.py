@@ -36,8 +36,10 @@ from review.decisions import (
     parse_seed,
     preselected_take,
     reviewable_takes,
+    decision_help,
     review_summary,
     shot_info,
+    takes_line,
 )
 from flows.settings import load_settings
 from production.store import project_key, transaction
@@ -59,14 +61,16 @@ def _select(schema: dict[str, Any]) -> None:
         schema["enum"] = [schema.pop("const")]
 
 
-def shot_form(info: dict[str, Any], reviewer: str) -> type[RunInput]:
-    """The Prefect form for one shot, every input a plain field: a decision select, the take as
-    a select of the shot's takes, the shot's own prompt text and the seed as text, notes, the
+def shot_form(info: dict[str, Any], reviewer: str, page: str | None = None, problem: str | None = None) -> type[RunInput]:
+    """The Prefect form for one shot, every input a plain field: a decision select (its
+    description the verdict and the review page), the take as a select of the shot's takes (its
+    description their scores), the shot's own prompt text and the seed as text, notes, the
     reviewer prefilled."""
     takes = reviewable_takes(info) or [0]
     fields: dict[str, Any] = {
-        "decision": (Literal[DECISIONS], Field("approve", description="approve a take, reject the shot, or reroll a new take")),  # type: ignore[valid-type]
-        "take": (Literal[tuple(takes)], Field(preselected_take(info), description="the take to approve", json_schema_extra=_select)),  # type: ignore[valid-type]
+        "decision": (Literal[DECISIONS], Field("approve", description=decision_help(info, page, problem))),  # type: ignore[valid-type]
+        "take": (Literal[tuple(takes)], Field(preselected_take(info), description=f"the take to approve — {takes_line(info)}",  # type: ignore[valid-type]
+                                              json_schema_extra=_select)),
         "prompt": (str, Field(own_text(info), description="for a reroll: the shot's own text, characters added")),
         "seed": (str, Field("", description="for a reroll: a seed, or empty for the shot's next one")),
         "notes": (str, Field("", description="kept with the decision")),
@@ -156,6 +160,12 @@ def _pause(model: type[RunInput], job: RenderJob, keys: list[str], batch: bool =
         return None
 
 
+def _said(line: str) -> None:
+    """Each applied decision, in the terminal and the run's log (``s02: approved take 1 by mara``)."""
+    progress.notice(line)
+    get_run_logger().info(line)
+
+
 def review_shot(job: RenderJob, key: str, render: Any) -> str:
     """Pause for one shot until approved, rejected or timed out; a re-roll renders and asks
     again; a decision that cannot be applied is asked again with the reason.
@@ -170,8 +180,9 @@ def review_shot(job: RenderJob, key: str, render: Any) -> str:
     problem: str | None = None
     while True:
         info = shot_info(settings, job.project, key)
-        form = shot_form(info, job.reviewer)
-        form._description = review_summary(info, page_url(job.media_url, job.project, key), problem)  # shown above the form
+        page = page_url(job.media_url, job.project, key)
+        form = shot_form(info, job.reviewer, page, problem)
+        form._description = review_summary(info, page, problem)  # shown above the form
         answer = _pause(form, job, [key])
         if answer is None:
             return "timeout"
@@ -180,7 +191,7 @@ def review_shot(job: RenderJob, key: str, render: Any) -> str:
             get_run_logger().warning("review of %s not applied: %s", key, problem)
             continue
         try:
-            apply_review(settings, job.project, key, review)
+            _said(apply_review(settings, job.project, key, review).said)
         except StoryreelError as exc:
             problem = str(exc)
             continue
@@ -241,7 +252,7 @@ def review_batch(job: RenderJob, keys: list[str], render: Any) -> dict[str, str]
                 again.append(entry.shot)
                 continue
             try:
-                apply_review(settings, job.project, entry.shot, review)
+                _said(apply_review(settings, job.project, entry.shot, review).said)
             except StoryreelError as exc:
                 problems[entry.shot] = str(exc)
                 again.append(entry.shot)
@@ -279,10 +290,16 @@ def _resume(run: Any, run_input: dict[str, Any]) -> str | None:
     return getattr(result.details, "reason", None) or f"Prefect answered {result.status.value}"
 
 
-def decide(settings: Any, project: str, key: str, fields: dict[str, str], api_url: str | None = None) -> tuple[str, bool]:
+def decide(settings: Any, project: str, key: str, fields: dict[str, str], api_url: str | None = None,
+           run: Any | None = None) -> tuple[str, bool]:
     """A decision from the review page: resume the run waiting for this shot with the input its
     form takes, else record it (and queue a re-roll for the render holding the project, or the
-    next one). Returns what happened, and whether it was applied."""
+    next one). Returns what happened, and whether it was applied.
+
+    Args:
+        run: The paused run to resume (default: the one waiting for this shot now). When another
+            decision resumed it first, the answer names that decision.
+    """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     info = shot_info(settings, project, key)
@@ -296,13 +313,16 @@ def decide(settings: Any, project: str, key: str, fields: dict[str, str], api_ur
         return f"Not applied: {problem}", False
     what = f"{review.decision}" + (f" take {review.take}" if review.take else "")
     with temporary_settings({PREFECT_API_URL: api_url} if api_url else {}):
-        run = waiting_run(project, key) if api_url or PREFECT_API_URL.value() else None
+        run = run or (waiting_run(project, key) if api_url or PREFECT_API_URL.value() else None)
         if run is not None:
             refused = _resume(run, _run_input(run, info, review, fields))
             if refused:
-                return f"Not applied: the waiting run {run.name} refused it: {refused}", False
+                won = _decided_first(settings, project, key, info["last_decision"])
+                return f"Not applied: {won or f'the waiting run {run.name} refused it: {refused}'}", False
             return f"Sent to the waiting run {run.name}: {what} of {key}", True
-    apply_review(settings, project, key, review)
+    applied = apply_review(settings, project, key, review)
+    if not applied.recorded:
+        return applied.said, True
     if review.decision != "reroll":
         return f"Recorded: {what} of {key} (no run was waiting)", True
     from storage.repo import get_project
@@ -311,6 +331,23 @@ def decide(settings: Any, project: str, key: str, fields: dict[str, str], api_ur
     with transaction(settings.database()) as session:
         queue_request(session, get_project(session, project), key, review.seed, review.prompt, False, f"review page ({review.reviewer or 'anonymous'})")
     return f"Queued a new take of {key}: the render holding the project takes it, else the next storyreel render", True
+
+
+def _decided_first(settings: Any, project: str, key: str, before: dict[str, Any] | None, wait: float = 10.0) -> str | None:
+    """The decision that won a race for the same pause (another page or the Prefect UI resumed
+    it first), once the run has stored it; None when none is stored within ``wait`` seconds."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        last = shot_info(settings, project, key)["last_decision"]
+        if last and last != before:
+            take = f" take {last['take']}" if last.get("take") and last["decision"] == "approve" else ""
+            return (f"{key} was decided first: {last['decision']}{take} by {last['reviewer'] or 'someone'} "
+                    f"at {last['at'][:19].replace('T', ' ')}")
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.5)
 
 
 def _whole(text: str | None) -> int | None:

@@ -56,8 +56,16 @@ def worker_wait() -> float:
 
 
 def reviewer_name() -> str:
-    """Who reviews when no name is given (``STORYREEL_REVIEWER``)."""
-    return os.environ.get("STORYREEL_REVIEWER", "")
+    """Who reviews when no name is given: ``STORYREEL_REVIEWER``, else the login name (never empty)."""
+    import getpass
+
+    named = os.environ.get("STORYREEL_REVIEWER", "").strip()
+    if named:
+        return named[:128]
+    try:
+        return getpass.getuser()[:128] or "reviewer"
+    except (OSError, KeyError):  # no login name in this environment (a bare container)
+        return "reviewer"
 
 
 def worker_home() -> str | None:

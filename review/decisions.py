@@ -3,10 +3,12 @@ the review page, the terminal and scripts all end in `apply_review`, one `Review
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from production.config import AppSettings
 from production.store import decision_info, last_decisions, storyboard_shots, transaction
@@ -21,6 +23,7 @@ from storage.repo import (
     live_shots,
 )
 from storage.artifacts import TakeFiles
+from storage.schema import Review
 from storage.tracking import propagate
 
 Decision = Literal["approve", "reject", "reroll"]
@@ -54,6 +57,10 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
         planned = storyboard_shots(session, shot.project_id).get(shot.key, {})
         own = planned.get("prompt", "")
         last = last_decisions(session, [shot.id]).get(shot.id)
+        by_take: dict[int, list[dict[str, Any]]] = {}
+        for row in session.scalars(select(Review).where(Review.shot_id == shot.id).order_by(Review.id)):
+            if row.take_id is not None:
+                by_take.setdefault(row.take_id, []).append(decision_info(session, row) or {})
         return {
             "project": project,
             "shot": shot.key,
@@ -66,6 +73,7 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
             "conditioned_on": shot.conditioned_on,
             "chosen": chosen.attempt if chosen else None,
             "last_decision": decision_info(session, last),
+            "stills": _approved_stills(session, shot.project, shot.key, list(planned.get("characters") or [])),
             "takes": [
                 {
                     "take": t.attempt,
@@ -82,16 +90,37 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
                     "first_frame": TakeFiles.of_video(t.media_path).first_frame if t.media_path else None,
                     "start_frame": TakeFiles.of_video(t.media_path).start_frame if t.media_path else None,
                     "error": t.error,
+                    "fps": t.fps,
+                    "frames": t.frame_count,
+                    "start": (t.params or {}).get("start"),
                     "scores": {s.metric: (round(s.value, 4), s.threshold, s.passed) for s in t.scores},
+                    "reviews": by_take.get(t.id, []),
+                    "rejected": bool(by_take.get(t.id)) and by_take[t.id][-1]["decision"] == "reject",
                 }
                 for t in shot.takes
             ],
         }
 
 
+def _approved_stills(session: Any, project: Any, key: str, characters: list[str]) -> list[dict[str, str]]:
+    """The approved keyframes of shot ``key`` and sheets of its characters (what its first frame
+    is judged beside), newest per slot: caption and image path under the home."""
+    from storage.stills import project_stills
+
+    found: dict[tuple[str, str, str], dict[str, str]] = {}
+    keyframes = [s for s in project_stills(session, project, "keyframe", key) if s.status == "approved" and s.image_path]
+    sheets = [s for s in project_stills(session, project, "sheet") if s.status == "approved" and s.image_path
+              and s.subject.split("@", 1)[0] in characters]
+    for still in keyframes + sheets:
+        what = f"approved {still.role} keyframe" if still.kind == "keyframe" else f"{still.subject}'s sheet ({still.role})"
+        found[(still.kind, still.subject, still.role)] = {"caption": f"{what}, take {still.attempt}", "image": still.image_path or ""}
+    return list(found.values())
+
+
 def reviewable_takes(info: dict[str, Any]) -> list[int]:
-    """Take numbers a reviewer may approve: scored takes of the shot's current inputs."""
-    return [t["take"] for t in info["takes"] if t["status"] == "scored" and t["current"]]
+    """Take numbers a reviewer may approve: scored takes of the shot's current inputs that
+    nobody rejected (a rejected take is re-rolled, not approved)."""
+    return [t["take"] for t in info["takes"] if t["status"] == "scored" and t["current"] and not t["rejected"]]
 
 
 def chosen_take(info: dict[str, Any]) -> dict[str, Any] | None:
@@ -152,8 +181,27 @@ def to_review(settings: AppSettings, project: str) -> list[str]:
         return [s.key for s in live_shots(session, get_project(session, project)) if s.status == "scored"]
 
 
-def apply_review(settings: AppSettings, project: str, key: str, review: ShotReview) -> list[str]:
-    """Store the decision; approve/reject change the shot. Returns shots made stale by it.
+@dataclass(frozen=True)
+class Applied:
+    """What a decision did: the line that says so (``s02: approved take 1 by mara``), whether a
+    `Review` was recorded (an approval of the take already approved is not), and the shots it
+    made stale."""
+
+    said: str
+    recorded: bool = True
+    stale: list[str] = field(default_factory=list)
+
+
+def applied_line(key: str, decision: str, take: int | None, reviewer: str) -> str:
+    """How a terminal and a page say a decision was applied."""
+    verb = {"approve": "approved", "reject": "rejected", "reroll": "asked for a new take of"}.get(decision, decision)
+    what = f" take {take}" if take and decision != "reroll" else ""
+    return f"{key}: {verb}{what} by {reviewer or 'someone'}"
+
+
+def apply_review(settings: AppSettings, project: str, key: str, review: ShotReview) -> Applied:
+    """Store the decision; approve/reject change the shot. An approval of the take the shot
+    already has approved, with no notes or anchor, records nothing and says so.
 
     Holds the shot's lease meanwhile: a decision on a shot whose take is being rendered right
     now is refused (`production.leases.Busy`, naming the render) instead of being overridden by it.
@@ -181,15 +229,22 @@ def _anchor(settings: AppSettings, project: str, key: str, review: ShotReview) -
         set_take_anchor(settings, project, review.anchor, key, attempt, None, None, review.reviewer)
 
 
-def _apply(engine: Any, project: str, key: str, review: ShotReview) -> list[str]:
+def _apply(engine: Any, project: str, key: str, review: ShotReview) -> Applied:
     with transaction(engine) as session:
         record = get_project(session, project)
         shot = get_shot(session, record, key)
         take = get_take(session, shot, review.take) if review.take is not None else None
+        target = take or shot.chosen_take
+        if (review.decision == "approve" and shot.status == "approved" and target is not None and target is shot.chosen_take
+                and not review.notes.strip() and not review.anchor):
+            last = decision_info(session, last_decisions(session, [shot.id]).get(shot.id)) or {}
+            by = f" by {last['reviewer']}" if last.get("reviewer") else ""
+            return Applied(f"{key}: take {target.attempt} is already approved{by}; nothing recorded", recorded=False)
         changes = {k: v for k, v in (("prompt", review.prompt), ("seed", review.seed), ("anchor", review.anchor or None)) if v is not None}
         add_review(session, shot, review.decision, take, review.notes, review.reviewer, changes)
+        said = applied_line(key, review.decision, target.attempt if target else None, review.reviewer)
         result = propagate(session, record)
-    return [k for k, (state, _) in result.items() if state == "stale"]
+    return Applied(said, stale=[k for k, (state, _) in result.items() if state == "stale"])
 
 
 def page_url(media_url: str | None, project: str, key: str | None = None) -> str | None:
@@ -206,18 +261,36 @@ def _scores_line(take: dict[str, Any]) -> str:
     return " · ".join(f"{m} {scores[m][0]:.2f}{'' if scores[m][2] is None else (' ✓' if scores[m][2] else ' ✗')}" for m in ordered[:5])
 
 
-def review_summary(info: dict[str, Any], page: str | None, problem: str | None = None) -> str:
-    """The few lines above the Prefect form (its box is small, and shows the top): what could not
-    be applied, the review page, then the shot, its verdict and the chosen take's key scores."""
+def verdict_line(info: dict[str, Any]) -> str:
+    """The shot and its chosen take's verdict, in one short line."""
     chosen = chosen_take(info)
+    if not chosen:
+        return f"Shot {info['shot']}: no take to approve ({info['status']})"
+    verdict = "passed" if chosen["passed"] else "best of failed" if chosen["passed"] is False else "scored"
+    return f"Shot {info['shot']}: take {chosen['take']} of {len(info['takes'])}, {verdict}"
+
+
+def takes_line(info: dict[str, Any]) -> str:
+    """Each approvable take's key scores, for the take field's description."""
+    takes = [t for t in info["takes"] if t["take"] in reviewable_takes(info)]
+    return "; ".join(f"take {t['take']}: {_scores_line(t)}" for t in takes) or "no take can be approved"
+
+
+def review_summary(info: dict[str, Any], page: str | None, problem: str | None = None) -> str:
+    """The lines above the Prefect form: what could not be applied, the review page, the verdict.
+    The UI shrinks this box to nothing when the form is taller than the window (1280×800), so the
+    form's first field repeats the verdict and the page (`decision_help`)."""
     lines = []
     if problem:
         lines.append(f"**Not applied:** {problem}. Choose again.")
     if page:
         lines.append(f"[Open the review page: every take playing side by side]({page})")
-    if chosen:
-        verdict = "passed" if chosen["passed"] else "best of failed" if chosen["passed"] is False else "scored"
-        lines.append(f"**Shot {info['shot']}** — take {chosen['take']} of {len(info['takes'])}, {verdict}: {_scores_line(chosen)}")
-    else:
-        lines.append(f"**Shot {info['shot']}** — no take to approve ({info['status']})")
+    lines.append(f"**{verdict_line(info)}**")
     return "\n\n".join(lines)
+
+
+def decision_help(info: dict[str, Any], page: str | None, problem: str | None = None) -> str:
+    """The decision field's description: the verdict and the review page, always in view."""
+    said = f"Not applied: {problem}. Choose again. " if problem else ""
+    where = f" — review page: {page}" if page else ""
+    return f"{said}{verdict_line(info)}{where}. Approve a take, reject the shot, or reroll a new take."

@@ -24,7 +24,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 MEDIA_TYPES = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".otio": "application/json"}
@@ -122,7 +122,8 @@ def create_app(home: Path, hosts: Iterable[str], routes: Iterable[BaseRoute] = (
     async def media(request: Request) -> Response:
         target = resolve_media(root, request.scope.get("raw_path", b"").decode("latin-1") or request.url.path)
         if target is None:
-            return PlainTextResponse("Not found: not a media file under the storyreel home.\n", status_code=404)
+            return HTMLResponse("<!doctype html><title>not found</title><p>Not found: not a media file under the storyreel home.</p>"
+                                '<p><a href="/">Every project</a></p>', status_code=404)
         return FileResponse(target, media_type=MEDIA_TYPES[target.suffix.lower()], headers={"Cache-Control": "no-cache"})
 
     app = Starlette(routes=[*routes, Route("/{path:path}", media, methods=["GET", "HEAD"])])

@@ -22,7 +22,7 @@ from production.config import AppSettings
 from production.context import RenderContext, context_for, with_revision
 from production.stills import decide_slot, make_stills, project_job, still_rows
 from review.decisions import parse_seed
-from review.page import REVIEWER_COOKIE, _page, _page_note, media_href, read_form
+from review.html import Said, media_href, not_found, page, read_form, reviewer_of
 from shots.errors import NotFound, StoryreelError
 
 STILLS_STYLE = """
@@ -105,7 +105,7 @@ def render_stills_page(settings: AppSettings, project: str, reviewer: str) -> st
     body = (f'<header><a href="{escape(home)}">{escape(project)}</a> › <h1 style="display:inline">Keyframes and sheets</h1> '
             f'<span class="muted">{len(rows)} stills · {waiting} not approved · reviewing as {escape(reviewer or "—")}</span></header>'
             f'<main><!--said-->{"".join(parts) or "<p class=muted>This storyboard plans no stills.</p>"}</main>')
-    return _page(f"{project} keyframes — storyreel review", body).replace("</style>", STILLS_STYLE + "</style>", 1)
+    return page(f"{project} keyframes — storyreel review", body, STILLS_STYLE)
 
 
 def apply_still_decision(settings: AppSettings, project: str, fields: dict[str, str]) -> str:
@@ -133,27 +133,29 @@ def apply_still_decision(settings: AppSettings, project: str, fields: dict[str, 
     return "; ".join(f"{verb} {s.subject} {s.role} take {s.attempt}" + (f" by {s.reviewer}" if s.reviewer else "") for s in decided)
 
 
-def stills_routes(settings: AppSettings, reviewer: str = "") -> list[Route]:
-    """The keyframe review page's route for a media server over ``settings.home``."""
+def stills_routes(settings: AppSettings, reviewer: str = "reviewer", said: Said | None = None) -> list[Route]:
+    """The keyframe review page's route for a media server over ``settings.home`` (``said``:
+    what the pages tell after a post, shared with the shot pages)."""
+    said = said or Said()
+    default = reviewer.strip()[:128] or "reviewer"
 
-    async def page(request: Request) -> Response:
+    async def keyframes_page(request: Request) -> Response:
         project = request.path_params["project"]
         here = f"/keyframes/{quote(project, safe='')}"
         if request.method == "POST":
             fields = await read_form(request)
             if isinstance(fields, Response):
                 return fields
+            fields["reviewer"] = fields.get("reviewer", "").strip()[:128] or reviewer_of(request, default)
             try:
-                said, ok = await run_in_threadpool(apply_still_decision, settings, project, fields), True
+                text, ok = await run_in_threadpool(apply_still_decision, settings, project, fields), True
             except StoryreelError as exc:
-                said, ok = f"Not applied: {exc}", False
-            return RedirectResponse(here + "?" + urlencode({"said": said, **({} if ok else {"bad": "1"})}), 303)
-        who = (request.cookies.get(REVIEWER_COOKIE) or reviewer)[:128]
+                text, ok = f"Not applied: {exc}", False
+            return RedirectResponse(here + "?" + urlencode({"said": said.keep(text, ok)}), 303)
         try:
-            html = await run_in_threadpool(render_stills_page, settings, project, who)
+            html = await run_in_threadpool(render_stills_page, settings, project, reviewer_of(request, default))
         except NotFound as exc:
-            return HTMLResponse(_page("not found", f"<main><p>{escape(str(exc))}</p></main>"), status_code=404)
-        said = request.query_params.get("said")
-        return HTMLResponse(html.replace("<!--said-->", _page_note(said[:500] if said else None, request.query_params.get("bad") == "1")))
+            return not_found(str(exc), project)
+        return HTMLResponse(html.replace("<!--said-->", said.note(request)))
 
-    return [Route("/keyframes/{project}", page, methods=["GET", "HEAD", "POST"])]
+    return [Route("/keyframes/{project}", keyframes_page, methods=["GET", "HEAD", "POST"])]

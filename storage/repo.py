@@ -238,18 +238,18 @@ def add_review(
         raise Conflict(f"decision {decision!r} is not allowed; use {', '.join(DECISIONS)}")
     if take is not None and take.shot_id != shot.id:
         raise Conflict(f"take {take.id} belongs to another shot, not {shot.key!r}")
+    looked_at = take or shot.chosen_take  # a reject of the shot rejects the take it showed
     if decision == "approve":
-        target = take or shot.chosen_take
-        if target is None:
+        if looked_at is None:
             raise Conflict(f"shot {shot.key!r} has no take to approve")
-        choose_take(shot, target, "approved")
+        choose_take(shot, looked_at, "approved")
         set_status(shot, "approved")
     elif decision == "reject":
         set_status(shot, "rejected")
         shot.chosen_take_id, shot.chosen_take = None, None
     review = Review(
         shot_id=shot.id,
-        take_id=take.id if take else shot.chosen_take_id,
+        take_id=looked_at.id if looked_at else None,
         decision=decision,
         notes=notes,
         reviewer=reviewer,

@@ -83,10 +83,13 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     # shot a: the form is plain fields, prefilled; the summary is short and links the review page
     run = _paused_run(job)
     text = _description(run)
-    assert "**Shot a** — take 1 of 1" in text and "(http://127.0.0.1:8765/review/film/a)" in text
+    assert "**Shot a: take 1 of 1, passed**" in text and "(http://127.0.0.1:8765/review/film/a)" in text
     assert "storyreel-review:film:a" in run.tags
     schema = json.loads(_form_schema(run))
     props = schema["properties"]
+    # the first field repeats the verdict and the page (the UI may shrink the summary away), the take field the scores
+    assert props["decision"]["description"].startswith("Shot a: take 1 of 1, passed — review page: http://127.0.0.1:8765/review/film/a")
+    assert props["take"]["description"].startswith("the take to approve — take 1: ") and "flicker" in props["take"]["description"]
     assert props["decision"]["enum"] == ["approve", "reject", "reroll"] and props["take"]["enum"] == [1]
     assert props["prompt"]["default"] == "a red circle moves right"  # the shot's own text, not the composed prompt
     assert props["reviewer"]["default"] == "ed" and props["seed"]["type"] == "string"
@@ -98,7 +101,7 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     # a seed out of range passes the form (it is text) and is asked again with the reason
     resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "99999999999"})
     run = _paused_run(job, after=run)
-    assert "out of range" in _description(run)
+    assert "out of range" in _description(run) and "out of range" in json.loads(_form_schema(run))["properties"]["decision"]["description"]
     # re-roll with an edited prompt and a seed, then approve the new take
     resume_flow_run(run.id, run_input={"decision": "reroll", "seed": "1234", "prompt": "a red circle moves left",
                                        "notes": "try again", "reviewer": "ed"})
@@ -141,7 +144,7 @@ def test_flow_pauses_for_review_and_resumes_with_inputs(prefect_harness, film: d
     thread = threading.Thread(target=lambda: out.update(summary=_render(job)))
     thread.start()
     run = _paused_run(job)
-    assert "storyreel-review:film:b" in run.tags and "**Shot b** — take 2 of 2" in _description(run)
+    assert "storyreel-review:film:b" in run.tags and "**Shot b: take 2 of 2" in _description(run)
     resume_flow_run(run.id, run_input={"decision": "approve", "take": 2})
     thread.join(180)
     assert out["summary"]["reviews"] == {"b": "approve"}  # a and c were not asked again
@@ -167,11 +170,11 @@ def test_batch_review_one_pause_for_every_shot(prefect_harness, film: dict) -> N
     thread.start()
     run = _paused_run(job)
     text = _description(run)
-    assert all(f"**Shot {k}**" in text for k in "abc")
+    assert all(f"**Shot {k}:" in text for k in "abc")
     # take 99 of b is not there: a and c are applied, b is asked again with the reason
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "a", "decision": "approve"}, {"shot": "b", "decision": "approve", "take": 99}, {"shot": "c", "decision": "approve"}]})
     run = _paused_run(job, after=run)
-    assert "take 99 cannot be approved" in _description(run) and "**Shot a**" not in _description(run)
+    assert "take 99 cannot be approved" in _description(run) and "**Shot a:" not in _description(run)
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "b", "decision": "approve", "take": 1}]})
     thread.join(120)
     assert out["summary"]["reviews"] == {"a": "approve", "b": "approve", "c": "approve"}

@@ -12,7 +12,8 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from urllib.parse import unquote_plus, urlencode, urlsplit
+from html import unescape
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -56,7 +57,9 @@ def _decide(base: str, path: str, **form: str) -> str:
     """POST a decision as the page's buttons do; returns the message the page shows after."""
     status, _, headers = _request(base, "POST", path, form)
     assert status == 303, status
-    return unquote_plus(headers["location"].split("said=", 1)[1].split("&")[0])
+    _, html, _ = _request(base, "GET", headers["location"])
+    said = re.search(r'role="status">([^<]*)</div>', html)
+    return unescape(said.group(1)) if said else ""
 
 
 def _start(job) -> tuple[threading.Thread, dict]:  # type: ignore[no-untyped-def]
@@ -79,7 +82,7 @@ def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: 
     # the shot's page: a looping player per take with its prompt, seed and scores; a seekable source
     status, html, _ = _request(page, "GET", "/review/film/a")
     assert status == 200
-    videos = re.findall(r'<video src="([^"]+)"[^>]*\bloop\b', html)
+    videos = re.findall(r'<video class="sync" src="([^"]+)"[^>]*\bloop\b[^>]*data-take', html)
     assert videos == ["/film/takes/a/take-001.mp4"] and "a red circle. a red circle moves right." in html
     seed = _takes(film)["a"][0].seed
     assert "Approve take 1" in html and f"seed</span> {seed}<" in html and "flicker" in html and "✓" in html
@@ -105,7 +108,7 @@ def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: 
     assert _reviews(film) == [("a", "approve", "mara")]
     # shot b has two takes (its flicker threshold fails both): side by side, the better chosen
     html = _request(page, "GET", "/review/film/b")[1]
-    assert len(re.findall(r"<video ", html)) == 2 and "failed checks" in html and "✗ failed" in html
+    assert len(re.findall(r"<video [^>]*data-take", html)) == 2 and "failed checks" in html and "✗ failed" in html
     assert "hand-off from a" in html and re.search(r"/film/takes/b/take-00[12]\.start\.png", html)
     assert re.search(r"/film/takes/b/take-00[12]\.first\.png", html)
     said = _decide(page, "/review/film/b", decision="reject", notes="too dark", reviewer="mara")
@@ -129,7 +132,7 @@ def test_review_page_shows_takes_and_its_decisions_resume_the_waiting_run(page: 
     red = rows["a"]["anchors"]["red"]
     assert (red["shot"], red["take"], red["set_by"]) == ("a", 1, "person:mara")
     html = _request(page, "GET", "/review/film")[1]
-    assert "reroll by mara" in html and "approve by mara" in html
+    assert "reroll by mara" in html and "approve take 1 by mara" in html
     code, out, _ = run_cli("status", "film", "--home", str(film["home"]), "--json")
     last = {row["id"]: row["review"] for row in json.loads(out)}["b"]
     assert code == 0 and (last["decision"], last["reviewer"], last["notes"]) == ("reroll", "mara", "") and last["at"]
@@ -175,8 +178,8 @@ def test_a_reviewer_in_chromium_plays_seeks_and_approves_take_2(page: str, film:
         run = _paused_run(job)
     tab.goto(f"{page}/review/film/b")
     # both takes play, and each player can seek across its whole clip (the server answers Range)
-    tab.wait_for_function("[...document.querySelectorAll('video')].every(v => v.readyState >= 1)", timeout=30_000)
-    players = tab.evaluate("""[...document.querySelectorAll('video')].map(v => ({
+    tab.wait_for_function("[...document.querySelectorAll('video[data-take]')].every(v => v.readyState >= 1)", timeout=30_000)
+    players = tab.evaluate("""[...document.querySelectorAll('video[data-take]')].map(v => ({
         take: v.dataset.take, duration: v.duration, loop: v.loop,
         seekable: v.seekable.length ? [v.seekable.start(0), v.seekable.end(0)] : null}))""")
     assert sorted(p["take"] for p in players) == ["1", "2"]

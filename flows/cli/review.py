@@ -10,12 +10,13 @@ from rich.prompt import Prompt
 from rich.table import Table
 
 from flows.cli.app import HomeOpt, ProjectArg, app, console, settings_for
+from flows.settings import reviewer_name
 from shots.errors import ConfigError
 
 if TYPE_CHECKING:
     from review.decisions import ShotReview
 
-ReviewerOpt = Annotated[str, typer.Option("--reviewer", help="Your name, kept with the review.")]
+ReviewerOpt = Annotated[str | None, typer.Option("--reviewer", help="Your name, kept with the review (default $STORYREEL_REVIEWER, else your login name).")]
 
 
 @app.command("approve")
@@ -24,16 +25,17 @@ def approve_command(
     shot: Annotated[str, typer.Argument(help="Shot id.")],
     take: Annotated[int | None, typer.Argument(help="Take number (default: the chosen take).")] = None,
     notes: Annotated[str, typer.Option(help="Notes kept with the review.")] = "",
-    reviewer: ReviewerOpt = "",
+    reviewer: ReviewerOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Approve a shot's chosen take (or another take), from scripts."""
     from review.decisions import ShotReview, apply_review
 
-    stale = apply_review(settings_for(home), project, shot, ShotReview(decision="approve", take=take, notes=notes, reviewer=reviewer))
-    console.print(f"[green]Approved[/] {escape(shot)}" + (f" take {take}" if take else ""))
-    if stale:
-        console.print(f"[yellow]Now stale:[/] {', '.join(stale)}")
+    review = ShotReview(decision="approve", take=take, notes=notes, reviewer=reviewer or reviewer_name())
+    applied = apply_review(settings_for(home), project, shot, review)
+    console.print(("[green]" if applied.recorded else "[yellow]") + escape(applied.said) + "[/]")
+    if applied.stale:
+        console.print(f"[yellow]Now stale:[/] {', '.join(applied.stale)}")
 
 
 def _show(info: dict) -> None:
@@ -48,10 +50,11 @@ def _show(info: dict) -> None:
 
 
 @app.command("review")
-def review_command(project: ProjectArg, reviewer: ReviewerOpt = "", home: HomeOpt = None) -> None:
+def review_command(project: ProjectArg, reviewer: ReviewerOpt = None, home: HomeOpt = None) -> None:
     """Review scored shots in the terminal: approve, reject, pick a take, or re-roll."""
     from review.decisions import ShotReview, apply_review, shot_info, to_review
 
+    reviewer = reviewer or reviewer_name()
     settings = settings_for(home)
     pending = to_review(settings, project)
     if not pending:

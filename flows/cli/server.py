@@ -31,11 +31,13 @@ def server_command(
     port: Annotated[int, typer.Option(help="Prefect server port.")] = 4200,
     media_port: Annotated[int, typer.Option(help="Media server and review page port.")] = 8765,
     allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Another Host name the media server answers to (a proxy's, say); repeatable. Also STORYREEL_ALLOW_HOSTS (comma-separated).")] = None,
+    reviewer: Annotated[str | None, typer.Option("--reviewer", help="Who decides on the review pages when a browser names nobody (default $STORYREEL_REVIEWER, else your login name).")] = None,
 ) -> None:
     """Run the Prefect server (UI + API) and, on the media port, the review pages and a
     read-only media server for <home>, until Ctrl-C."""
     from flows.review_flow import decide
     from flows.settings import reviewer_name
+    from review.html import Said
     from review.page import review_routes
     from review.stills_page import stills_routes
 
@@ -43,7 +45,8 @@ def server_command(
     api = f"http://{_url_host(host)}:{port}/api"
     extra = [*(allow_host or []), *os.environ.get("STORYREEL_ALLOW_HOSTS", "").split(",")]
     try:
-        routes = [*review_routes(settings, functools.partial(decide, api_url=api), reviewer_name()), *stills_routes(settings, reviewer_name())]
+        who, said = (reviewer or "").strip() or reviewer_name(), Said()
+        routes = [*review_routes(settings, functools.partial(decide, api_url=api), who, said), *stills_routes(settings, who, said)]
         media = serve_in_thread(settings.home, host, media_port, extra, routes)
     except OSError as exc:
         raise ConfigError(f"the media server cannot listen on {host}:{media_port}: {exc.strerror or exc}; choose another --media-port") from None
