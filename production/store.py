@@ -114,6 +114,12 @@ def failing_scores(take: Take) -> list[str]:
     out = []
     for score in take.scores:
         if score.passed is False and score.threshold is not None:
+            details = score.details or {}
+            if score.metric == "temporal" and score.value >= score.threshold and "worst_drop_depth" in details:
+                # the mean passed; one frame fell away from its neighbours by more than allowed
+                out.append(f"temporal: frame {details.get('worst_drop_frame')} drops {details['worst_drop_depth']:.3g} "
+                           f"> {details.get('max_drop', 0):g}")
+                continue
             side = ">" if score.metric in LOWER_IS_BETTER else "<"
             out.append(f"{score.metric} {score.value:.3g} {side} {score.threshold:g}")
     return out

@@ -132,3 +132,15 @@ def test_render_exits_1_when_a_shot_was_made_stale_during_the_run(tmp_path: Path
     board.write_text("title: t\nshots:\n  - {id: s01, prompt: a red circle moves right}\n  - {id: s02, prompt: it grows}\n")
     code, out, err = run_cli("render", str(board), "--home", str(tmp_path / "home"), "--no-review")
     assert code == 1 and "not rendered, so no new cut: s02" in err and "storyreel render" in err
+
+
+def test_a_temporal_failure_from_one_dropped_frame_says_so() -> None:
+    """A take whose mean temporal score passes but whose frame drops too far is told by its drop,
+    not as ``temporal 0.959 < 0.9``."""
+    from production.store import failing_scores
+    from storage.schema import Score, Take
+
+    take = Take(scores=[Score(metric="temporal", value=0.959, threshold=0.9, passed=False,
+                              details={"worst_drop_frame": 5, "worst_drop_depth": 0.12, "max_drop": 0.08}),
+                        Score(metric="prompt", value=0.1, threshold=0.2, passed=False, details={})])
+    assert failing_scores(take) == ["temporal: frame 5 drops 0.12 > 0.08", "prompt 0.1 < 0.2"]
