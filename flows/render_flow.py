@@ -72,8 +72,6 @@ def render_shot_task(job: RenderJob, key: str, directive: Directive | None = Non
             result = _shot_stopped(ctx, key, str(exc))
         except StoryreelError as exc:  # recorded on the shot; the flow goes on and reports it
             result = _shot_failed(ctx, key, str(exc))
-        except ValueError as exc:
-            result = _shot_failed(ctx, key, str(exc))
     progress.shot_done(key, "rendered" if result.rendered else "up to date")
     if result.rendered:
         _shot_artifact(job, result)

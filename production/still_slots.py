@@ -92,9 +92,24 @@ def wants_end(graph: ShotGraph, index: int) -> bool:
     return following.scene == planned.scene and following.conditioned_on is None
 
 
+_PLANNED: list[tuple[Storyboard, ShotGraph, list[StillSpec]]] = []
+"""The last few plans, by the identity of their storyboard and graph (a render asks once per
+shot: a long film's plan is made once, not once per shot)."""
+
+
 def plan_stills(board: Storyboard, graph: ShotGraph) -> list[StillSpec]:
     """Every still slot the storyboard asks for: sheets (in story order of first appearance),
     then keyframes in shot order."""
+    for planned_board, planned_graph, specs in _PLANNED:
+        if planned_board is board and planned_graph is graph:
+            return list(specs)
+    specs = _plan_stills(board, graph)
+    _PLANNED.insert(0, (board, graph, specs))
+    del _PLANNED[4:]
+    return list(specs)
+
+
+def _plan_stills(board: Storyboard, graph: ShotGraph) -> list[StillSpec]:
     specs: list[StillSpec] = []
     seen: set[str] = set()
     for planned in graph.shots:

@@ -217,7 +217,7 @@ def render_attempt(ctx: RenderContext, key: str, seed: int, inputs: ShotInputs, 
         _fail(ctx, take_id, f"transient: {exc}", ran_out)
         ctx.degrade(ran_out)
         raise
-    except (GenerationError, ScoringError, StitchError, ValueError) as exc:
+    except (GenerationError, ScoringError, StitchError) as exc:
         _fail(ctx, take_id, str(exc))
         _remove_staged(ctx, key, attempt)
         return Outcome(attempt, seed, None, str(exc))
