@@ -29,6 +29,7 @@ from production.context import RenderJob
 from review.decisions import (
     DECISIONS,
     ShotReview,
+    batch_help,
     apply_review,
     check_review,
     own_text,
@@ -229,8 +230,12 @@ def review_batch(job: RenderJob, keys: list[str], render: Any) -> dict[str, str]
     while keys:
         infos = {k: shot_info(settings, job.project, k) for k in keys}
         summaries = [review_summary(infos[k], page_url(job.media_url, job.project, k), problems.get(k)) for k in keys]
-        form = BatchReviewInput.with_initial_data(
-            description="\n\n---\n\n".join(summaries), reviewer=job.reviewer,
+        # the UI shrinks the summary above a tall form to nothing: the reviewer field's description
+        # repeats each shot's verdict and page, one line each
+        lines = "\n".join(f"- {batch_help(infos[k], page_url(job.media_url, job.project, k), problems.get(k))}" for k in keys)
+        form = create_model("BatchReviewForm", __base__=BatchReviewInput,
+                            reviewer=(str, Field(job.reviewer, description=f"who decides\n\n{lines}"))).with_initial_data(
+            description="\n\n---\n\n".join(summaries),
             reviews=[BatchEntry(shot=k, take=infos[k]["chosen"] or 0) for k in keys],
         )
         answer = _pause(form, job, keys, batch=True)

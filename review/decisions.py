@@ -294,3 +294,9 @@ def decision_help(info: dict[str, Any], page: str | None, problem: str | None = 
     said = f"Not applied: {problem}. Choose again. " if problem else ""
     where = f" — review page: {page}" if page else ""
     return f"{said}{verdict_line(info)}{where}. Approve a take, reject the shot, or reroll a new take."
+
+
+def batch_help(info: dict[str, Any], page: str | None, problem: str | None = None) -> str:
+    """One shot's line in the batch form's description: what could not be applied, the verdict, the page."""
+    said = f"Not applied: {problem}. " if problem else ""
+    return f"{said}{verdict_line(info)}" + (f" — {page}" if page else "")

@@ -171,10 +171,13 @@ def test_batch_review_one_pause_for_every_shot(prefect_harness, film: dict) -> N
     run = _paused_run(job)
     text = _description(run)
     assert all(f"**Shot {k}:" in text for k in "abc")
+    who = json.loads(_form_schema(run))["properties"]["reviewer"]["description"]  # in view however tall the form
+    assert all(f"- Shot {k}: take 1 of" in who for k in "abc")
     # take 99 of b is not there: a and c are applied, b is asked again with the reason
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "a", "decision": "approve"}, {"shot": "b", "decision": "approve", "take": 99}, {"shot": "c", "decision": "approve"}]})
     run = _paused_run(job, after=run)
     assert "take 99 cannot be approved" in _description(run) and "**Shot a:" not in _description(run)
+    assert "- Not applied: take 99 cannot be approved" in json.loads(_form_schema(run))["properties"]["reviewer"]["description"]
     resume_flow_run(run.id, run_input={"reviewer": "jo", "reviews": [{"shot": "b", "decision": "approve", "take": 1}]})
     thread.join(120)
     assert out["summary"]["reviews"] == {"a": "approve", "b": "approve", "c": "approve"}
