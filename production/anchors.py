@@ -318,14 +318,12 @@ def set_take_anchor(settings: AppSettings, project: str, character: str, shot: s
     """
     from shots.errors import ConfigError, NotFound
     from shots.models import Storyboard
-    from storage.repo import get_shot, get_take
-    from storage.schema import StoryboardVersion
+    from storage.repo import get_shot, get_take, latest_version
 
     engine = settings.database()
     with transaction(engine) as session:
         record = get_project(session, project)
-        version = session.scalars(select(StoryboardVersion).where(StoryboardVersion.project_id == record.id)
-                                  .order_by(StoryboardVersion.number.desc())).first()
+        version = latest_version(session, record.id)
         board = Storyboard.model_validate(version.parsed)
         try:
             look = look_by_key(board, character)

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from production.config import AppSettings
 from production.store import transaction
 from generation.stitch import stitch, timeline_frames
@@ -28,8 +26,8 @@ from shots.errors import ConfigError, Conflict
 from shots.graph import plan_storyboard
 from shots.models import Storyboard
 from storage.leases import Holder
-from storage.repo import allocate_cut, finish_cut, get_project, is_current, latest_cut, live_shots
-from storage.schema import Cut, Shot, StoryboardVersion
+from storage.repo import allocate_cut, finish_cut, get_project, is_current, latest_cut, latest_version, live_shots
+from storage.schema import Cut, Shot
 
 APPROVED_REASONS = ("passed", "approved", "kept_previous")
 
@@ -76,9 +74,7 @@ class _Plan:
 def _plan_cut(settings: AppSettings, session: Any, name: str, allow_unapproved: bool) -> _Plan:
     store = settings.artifacts()
     project = get_project(session, name)
-    version = session.scalar(
-        select(StoryboardVersion).where(StoryboardVersion.project_id == project.id).order_by(StoryboardVersion.number.desc())
-    )
+    version = latest_version(session, project.id)
     board = Storyboard.model_validate(version.parsed)
     graph = plan_storyboard(board)
     shots = live_shots(session, project)

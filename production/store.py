@@ -21,10 +21,10 @@ from shots.graph import ShotGraph, plan_storyboard
 from shots.models import Storyboard
 from shots.looks import split_identity
 from storage.artifacts import project_name_problem
-from storage.repo import get_project, is_current, live_shots, render_seconds
+from storage.repo import get_project, is_current, latest_version, live_shots, render_seconds
 from storage.anchors import anchor_info, current_anchors
 from storage.leases import holder_of, shot_scope
-from storage.schema import Lease, Project, Review, Shot, StoryboardVersion, Take
+from storage.schema import Lease, Project, Review, Shot, Take
 from storage.tracking import ShotChange, submit
 
 
@@ -88,9 +88,7 @@ def submit_file(
 
 def storyboard_shots(session: Session, project_id: int) -> dict[str, dict[str, Any]]:
     """Each shot as the newest storyboard version parsed it (its own prompt, characters, …)."""
-    version = session.scalars(
-        select(StoryboardVersion).where(StoryboardVersion.project_id == project_id).order_by(StoryboardVersion.number.desc())
-    ).first()
+    version = latest_version(session, project_id)
     if version is None:
         return {}
     return {shot.get("id"): shot for scene in version.parsed.get("scenes", []) for shot in scene.get("shots", [])}

@@ -19,6 +19,7 @@ from storage.schema import (
     Review,
     Score,
     Shot,
+    StoryboardVersion,
     Take,
 )
 
@@ -278,6 +279,12 @@ def allocate_cut(session: Session, project: Project, owner: str | None, **fields
 def finish_cut(cut: Cut, sha256: str, frames: int) -> None:
     """The cut's file is in place: record its checksum and frame count."""
     cut.sha256, cut.frames, cut.status = sha256, frames, "done"
+
+
+def latest_version(session: Session, project_id: int) -> StoryboardVersion | None:
+    """The project's newest storyboard version (None before any submission)."""
+    return session.scalar(select(StoryboardVersion).where(StoryboardVersion.project_id == project_id)
+                          .order_by(StoryboardVersion.number.desc()).limit(1))
 
 
 def latest_cut(session: Session, project: Project) -> Cut | None:
