@@ -11,8 +11,8 @@ from production.config import DEFAULT_LEASE_SECONDS, TINY_DIR_NAME, AppSettings,
 if TYPE_CHECKING:
     from production.context import RenderJob
 
-__all__ = ["AppSettings", "TINY_DIR_NAME", "default_database_url", "env_seconds", "lease_seconds",
-           "job_settings", "load_settings", "reviewer_name", "worker_home", "worker_wait"]
+__all__ = ["AppSettings", "TINY_DIR_NAME", "allowed_hosts_env", "default_database_url", "env_seconds", "lease_seconds",
+           "job_settings", "load_settings", "prefect_api_url", "reviewer_name", "worker_home", "worker_wait", "workers_by_default"]
 
 def load_settings(home: Path | str | None = None, database_url: str | None = None) -> AppSettings:
     """Settings from arguments, then environment, then defaults (``./projects``, SQLite)."""
@@ -71,3 +71,18 @@ def reviewer_name() -> str:
 def worker_home() -> str | None:
     """The home a `storyreel worker` was started with; it overrides a job's home in that process."""
     return os.environ.get("STORYREEL_WORKER_HOME")
+
+
+def prefect_api_url() -> str | None:
+    """The Prefect API the CLI talks to (``PREFECT_API_URL``), None when none is set."""
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+def workers_by_default() -> bool:
+    """Whether renders send their shots to task workers unless told (``STORYREEL_WORKERS=1``)."""
+    return os.environ.get("STORYREEL_WORKERS") == "1"
+
+
+def allowed_hosts_env() -> list[str]:
+    """More Host names the media server answers to (``STORYREEL_ALLOW_HOSTS``, comma-separated)."""
+    return [h.strip() for h in os.environ.get("STORYREEL_ALLOW_HOSTS", "").split(",") if h.strip()]

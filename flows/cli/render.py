@@ -19,7 +19,7 @@ from flows.cli.app import (
     console,
     settings_for,
 )
-from flows.settings import AppSettings, reviewer_name
+from flows.settings import AppSettings, prefect_api_url, reviewer_name, workers_by_default
 from shots.errors import ConfigError
 from shots.loading import load_storyboard
 
@@ -168,8 +168,6 @@ def render_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Render every pending or stale shot (re-rolling failures), pause for review, stitch the cut."""
-    import os
-
     from production.context import RenderJob
     from production.store import project_name
 
@@ -182,7 +180,7 @@ def render_command(
     from production.context import apply_overrides
 
     apply_overrides(board.settings, dict(overrides))  # bad values fail here, before any work
-    mode = "off" if no_review else (review or ("shot" if os.environ.get("PREFECT_API_URL") else "off"))
+    mode = "off" if no_review else (review or ("shot" if prefect_api_url() else "off"))
     if mode not in ("shot", "batch", "off"):
         raise ConfigError(f"--review {mode!r} is not allowed; use shot, batch or off")
     if review_timeout < 1:
@@ -197,7 +195,7 @@ def render_command(
     fields: dict[str, Any] = {"project": name, **pass_fields(settings, board, name, pass_name)}
     job = RenderJob(storyboard=str(file.resolve()), home=str(settings.home), database_url=settings.database_url,
                     model=model, review=mode, review_timeout=review_timeout, media_url=settings.media_url or DEFAULT_MEDIA_URL,
-                    workers=workers or os.environ.get("STORYREEL_WORKERS") == "1", results_url=settings.results_url,
+                    workers=workers or workers_by_default(), results_url=settings.results_url,
                     overrides=overrides, wait=wait, reviewer=reviewer if reviewer is not None else reviewer_name(), **fields)
     _render_and_report(settings, job, len(board.shot_list()), as_json)
 

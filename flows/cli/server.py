@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import signal
 import subprocess
 import sys
@@ -36,14 +35,14 @@ def server_command(
     """Run the Prefect server (UI + API) and, on the media port, the review pages and a
     read-only media server for <home>, until Ctrl-C."""
     from flows.review_flow import decide
-    from flows.settings import reviewer_name
+    from flows.settings import allowed_hosts_env, reviewer_name
     from review.html import Said
     from review.page import review_routes
     from review.stills_page import stills_routes
 
     settings = settings_for(home)
     api = f"http://{_url_host(host)}:{port}/api"
-    extra = [*(allow_host or []), *os.environ.get("STORYREEL_ALLOW_HOSTS", "").split(",")]
+    extra = [*(allow_host or []), *allowed_hosts_env()]
     try:
         who, said = (reviewer or "").strip() or reviewer_name(), Said()
         routes = [*review_routes(settings, functools.partial(decide, api_url=api), who, said), *stills_routes(settings, who, said)]

@@ -21,9 +21,10 @@ def worker_command(
 ) -> None:
     """Serve render tasks to flows started with --workers (needs PREFECT_API_URL)."""
     from flows.runner import prefect_env
+    from flows.settings import prefect_api_url
     from shots.errors import ConfigError
 
-    if not os.environ.get("PREFECT_API_URL"):
+    if not prefect_api_url():
         raise ConfigError("a worker needs a Prefect server: set PREFECT_API_URL (see `storyreel server`)")
     if device:
         os.environ["STORYREEL_DEVICE"] = device
