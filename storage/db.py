@@ -22,6 +22,7 @@ MIGRATION_LOCK = 0x5709_4EE1
 CONNECT_TIMEOUT = 5
 """Seconds to reach a database server before giving up with one clear line."""
 _MIGRATED: set[str] = set()
+_ENGINES: dict[str, Engine] = {}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -107,7 +108,8 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def open_database(url: str, create: bool = False) -> Engine:
-    """Engine for ``url`` with the schema migrated to head (once per process per URL).
+    """The engine for ``url`` with the schema migrated to head (one engine, migrated once, per
+    process per URL).
 
     Args:
         create: Make a SQLite database that does not exist yet (render and submit do); read
@@ -126,7 +128,14 @@ def open_database(url: str, create: bool = False) -> Engine:
             )
         if not file.parent.is_dir():
             raise StorageError(f"cannot create the database {file}: its folder {file.parent} does not exist")
-    engine = make_engine(url)
+    engine = _ENGINES.get(url)
+    if engine is not None and file is not None and not file.exists():  # deleted since: its pool holds the old file
+        engine.dispose()
+        del _ENGINES[url]
+        _MIGRATED.discard(url)
+        engine = None
+    if engine is None:
+        engine = _ENGINES.setdefault(url, make_engine(url))  # one engine (and pool) per process per URL
     if url not in _MIGRATED:
         try:
             with engine.connect() as connection:

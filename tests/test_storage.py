@@ -313,3 +313,16 @@ def test_anchors_migrate_over_a_database_of_the_previous_schema(db_url: str) -> 
         conn.execute(sa.text("INSERT INTO anchors (project_id, character, source, image_path, sha256, set_by, created_at) "
                              "VALUES (1, 'red', 'take', 'old/anchors/red.png', 'abc', 'auto', CURRENT_TIMESTAMP)"))
         assert conn.execute(sa.text("SELECT name FROM projects")).scalar_one() == "old"
+
+
+def test_one_engine_per_database_and_a_deleted_file_is_made_anew(tmp_path: Path) -> None:
+    """A process opens each database once (one pool, however many commands ask); a SQLite file
+    deleted since is made again, migrated, not written through the old pool into the deleted file."""
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    first = open_database(url, create=True)
+    assert open_database(url) is first and load_settings(tmp_path, url).database() is first
+    (tmp_path / "one.db").unlink()
+    with pytest.raises(NotFound):
+        open_database(url)
+    again = open_database(url, create=True)
+    assert again is not first and "shots" in table_names(again) and (tmp_path / "one.db").is_file()
