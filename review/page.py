@@ -5,7 +5,7 @@ and decides (`review.shot_page`).
 Approve / reject / reroll resume the flow run waiting for this shot with the input its Prefect
 form takes (the ``decide`` function the server is given: `flows.review_flow.decide`); when no
 run waits, the decision is recorded and a re-roll queued, as `storyreel approve` / `rerender`
-do. Every path ends in one `Review` row (an approval of the take already approved in none). The
+do. Every path ends in one `Review` row (an approval of the take already approved, in none). The
 reviewer is the page's setting (a cookie), else the server's (``--reviewer``,
 ``$STORYREEL_REVIEWER``, the login name): never empty.
 """

@@ -173,7 +173,8 @@ def _wipe(current: list[dict[str, Any]], info: dict[str, Any]) -> str:
     playable = [t for t in current if t["video"]]
     if len(playable) < 2:
         return ""
-    first = chosen_take(info) if chosen_take(info) in playable else playable[0]
+    chosen = chosen_take(info)
+    first = chosen if chosen in playable else playable[0]
     second = next(t for t in playable if t is not first)
 
     def choices(picked: dict[str, Any]) -> str:

@@ -162,7 +162,7 @@ def render_command(
     memory: Annotated[str | None, typer.Option(help="Memory mode: auto, full, fp8_storage, model_offload, group_offload (the last two CUDA).")] = None,
     cpu_offload: Annotated[bool | None, typer.Option("--cpu-offload/--no-cpu-offload", help="Old name of --memory model_offload.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for a render of the same project to finish (default: refuse at once).")] = False,
-    reviewer: Annotated[str | None, typer.Option("--reviewer", help="Your name, prefilled in review forms (default $STORYREEL_REVIEWER).")] = None,
+    reviewer: Annotated[str | None, typer.Option("--reviewer", help="Your name, prefilled in review forms (default $STORYREEL_REVIEWER, else your login name).")] = None,
     pass_name: Annotated[str | None, typer.Option("--pass", help="draft: with the storyboard's draft settings, into project NAME.draft; final: re-render the approved drafts with the full settings, their seeds and keyframes.")] = None,
     stage: Annotated[str, typer.Option("--stage", help="all (default), or keyframes: make the keyframes and character sheets only.")] = "all",
     as_json: JsonOpt = False,
