@@ -102,8 +102,11 @@ SCRIPT = r"""
   const help = $('#keys');
   $('#show-keys').addEventListener('click', () => help.showModal());
   document.addEventListener('keydown', e => {
-    if (e.target.closest('input,textarea,select,button') && e.key !== 'Escape' || e.ctrlKey || e.metaKey || e.altKey) return;
-    const k = e.key;
+    const t = e.target, k = e.key;
+    if (e.ctrlKey || e.metaKey || e.altKey || t.closest('textarea,select') || (t.matches('input') && t.type !== 'range')) return;
+    if (t.matches('button') && (k === ' ' || k === 'Enter')) return;  // the button's own press
+    if (t.matches('input[type=range]') && k.startsWith('Arrow')) return;  // the slider moves itself
+
     if (/^[1-9]$/.test(k)) pick(+k);
     else if (k === 'a' || k === 'A') { if (!$('#approve-picked').disabled) $('#approve-form').requestSubmit(); }
     else if (k === 'r' || k === 'R') $('#reject-form').requestSubmit();

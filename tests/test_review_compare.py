@@ -81,6 +81,10 @@ def test_one_clock_moves_every_take_and_the_decisions_stay_in_view(rendered: dic
     tab.wait_for_function("[...document.querySelectorAll('video.sync')].every(v => v.paused)", timeout=10_000)
     playing = _times(tab)
     assert max(playing) - min(playing) < 1.01 / 16, playing
+    tab.click("#back")  # a button has the focus now: the keys still drive the page
+    frame = int(tab.locator("#scrub").input_value())
+    tab.keyboard.press("ArrowRight")
+    assert _times(tab) == [pytest.approx((frame + 1.5) / 16, abs=1e-3)] * 4
     # the wipe: B over A, cut where the slider is
     tab.evaluate("() => { const w = document.querySelector('#wipe-at'); w.value = 30; w.dispatchEvent(new Event('input')); }")
     assert tab.evaluate("document.querySelector('video.b').style.clipPath") == "inset(0px 0px 0px 30%)"
