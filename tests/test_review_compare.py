@@ -107,6 +107,7 @@ def test_keyboard_decisions_name_the_reviewer_and_are_recorded_once(rendered: di
     tab.keyboard.press("?")
     assert tab.locator("dialog#keys").is_visible() and "approve the picked take" in tab.locator("dialog#keys").inner_text()
     tab.keyboard.press("Escape")
+    tab.locator("dialog#keys").wait_for(state="hidden")
     tab.keyboard.press("1")
     with tab.expect_navigation():
         tab.keyboard.press("a")
