@@ -201,7 +201,7 @@ def test_the_prefect_form_keeps_the_page_and_verdict_in_view_at_1280x800(tmp_pat
            "PREFECT_API_URL": api, "STORYREEL_MEDIA_URL": f"http://127.0.0.1:{media}", "PREFECT_HOME": str(tmp_path / "prefect"),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1", "PREFECT_LOGGING_LEVEL": "ERROR"}
     exe = [str(Path(sys.executable).parent / "storyreel")]
-    server = subprocess.Popen([*exe, "server", "--port", str(ui), "--media-port", str(media)], env=env, cwd=ROOT,
+    server = subprocess.Popen([*exe, "server", "--port", str(ui), "--media-port", str(media), "--reviewer", "ines"], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     render = None
     try:
@@ -226,6 +226,8 @@ def test_the_prefect_form_keeps_the_page_and_verdict_in_view_at_1280x800(tmp_pat
             run_id = found[0]["id"] if found else None
             time.sleep(1)
         assert run_id, "no run paused for a review"
+        page = urllib.request.urlopen(f"http://127.0.0.1:{media}/review/film/a", timeout=30).read().decode()
+        assert "reviewing as ines" in page  # storyreel server --reviewer: who decides on its pages
         tab.goto(f"{runs}/flow-run/{run_id}")
         tab.get_by_role("button", name="Resume").first.click(timeout=120_000)
         link = tab.locator(f".p-modal a[href='http://127.0.0.1:{media}/review/film/a']").last
