@@ -29,20 +29,21 @@ from production.context import RenderJob
 from review.decisions import (
     DECISIONS,
     ShotReview,
-    batch_help,
     apply_review,
+    batch_help,
     check_review,
+    decision_help,
     own_text,
     page_url,
     parse_seed,
     preselected_take,
     reviewable_takes,
-    decision_help,
     review_summary,
     shot_info,
     takes_line,
 )
 from flows.settings import load_settings
+from review.project_page import decision_text
 from production.store import project_key, transaction
 from shots.errors import StoryreelError
 
@@ -347,9 +348,7 @@ def _decided_first(settings: Any, project: str, key: str, before: dict[str, Any]
     while True:
         last = shot_info(settings, project, key)["last_decision"]
         if last and last != before:
-            take = f" take {last['take']}" if last.get("take") and last["decision"] == "approve" else ""
-            return (f"{key} was decided first: {last['decision']}{take} by {last['reviewer'] or 'someone'} "
-                    f"at {last['at'][:19].replace('T', ' ')}")
+            return f"{key} was decided first: {decision_text(last)}"
         if time.monotonic() > deadline:
             return None
         time.sleep(0.5)

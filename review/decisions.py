@@ -24,6 +24,7 @@ from storage.repo import (
 )
 from storage.artifacts import TakeFiles
 from storage.schema import Review
+from storage.stills import project_stills
 from storage.tracking import propagate
 
 Decision = Literal["approve", "reject", "reroll"]
@@ -56,9 +57,10 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
         chosen = shot.chosen_take
         planned = storyboard_shots(session, shot.project_id).get(shot.key, {})
         own = planned.get("prompt", "")
-        last = last_decisions(session, [shot.id]).get(shot.id)
+        reviews = list(session.scalars(select(Review).where(Review.shot_id == shot.id).order_by(Review.id)))
+        last = reviews[-1] if reviews else None
         by_take: dict[int, list[dict[str, Any]]] = {}
-        for row in session.scalars(select(Review).where(Review.shot_id == shot.id).order_by(Review.id)):
+        for row in reviews:
             if row.take_id is not None:
                 by_take.setdefault(row.take_id, []).append(decision_info(session, row) or {})
         return {
@@ -105,8 +107,6 @@ def shot_info(settings: AppSettings, project: str, key: str) -> dict[str, Any]:
 def _approved_stills(session: Any, project: Any, key: str, characters: list[str]) -> list[dict[str, str]]:
     """The approved keyframes of shot ``key`` and sheets of its characters (what its first frame
     is judged beside), newest per slot: caption and image path under the home."""
-    from storage.stills import project_stills
-
     found: dict[tuple[str, str, str], dict[str, str]] = {}
     keyframes = [s for s in project_stills(session, project, "keyframe", key) if s.status == "approved" and s.image_path]
     sheets = [s for s in project_stills(session, project, "sheet") if s.status == "approved" and s.image_path
